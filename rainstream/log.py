@@ -1,0 +1,25 @@
+"""Logging setup: loguru to stderr, one line per event, secrets never printed."""
+from __future__ import annotations
+
+import re
+import sys
+
+from loguru import logger
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
+
+
+def redact(text: str) -> str:
+    """Replace the password of any ``scheme://user:password@host`` in text by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))
+
+
+def _patch(record) -> None:
+    record["message"] = redact(record["message"])
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logger.remove()
+    logger.configure(patcher=_patch)
+    logger.add(sys.stderr, level="DEBUG" if verbose else "INFO",
+               format="<level>{level: <7}</level> {message}", colorize=None)
