@@ -1,0 +1,7 @@
+"""NeRD-Rain (CVPR 2024) as small modules; ``load_model`` is the entry point."""
+from rainstream.model.config import VARIANTS, NeRDRainConfig, variant_config
+from rainstream.model.loading import build_model, load_model, load_state, resolve_device
+from rainstream.model.network import NeRDRain
+
+__all__ = ["NeRDRain", "NeRDRainConfig", "VARIANTS", "variant_config", "build_model", "load_model",
+           "load_state", "resolve_device"]

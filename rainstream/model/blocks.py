@@ -1,0 +1,109 @@
+"""Building blocks of one NeRD-Rain UNet: the Restormer-style transformer block and resampling.
+
+Each class is one box of Figure 2 of the paper. Parameter names are chosen so that the official
+checkpoints map onto them with a few mechanical rules (see ``checkpoint.py``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channels of each pixel of a (N, C, H, W) map.
+
+    ``with_bias=False`` is Restormer's "BiasFree" variant: it scales by the standard deviation but
+    does not subtract the mean.
+    """
+
+    def __init__(self, channels: int, with_bias: bool = True, eps: float = 1e-5):
+        super().__init__()
+        self.with_bias = with_bias
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels)) if with_bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var = x.var(dim=1, keepdim=True, unbiased=False)
+        if self.bias is None:
+            return x * torch.rsqrt(var + self.eps) * self.weight[:, None, None]
+        centred = x - x.mean(dim=1, keepdim=True)
+        return centred * torch.rsqrt(var + self.eps) * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+def depthwise_conv3x3(channels: int, bias: bool) -> nn.Conv2d:
+    return nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=bias)
+
+
+class GatedFeedForward(nn.Module):
+    """Gated-Dconv feed-forward network: expand, depthwise 3x3, GELU gate, project back."""
+
+    def __init__(self, dim: int, expansion: float, bias: bool):
+        super().__init__()
+        hidden = int(dim * expansion)
+        self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=bias)
+        self.dwconv = depthwise_conv3x3(hidden * 2, bias)
+        self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, value = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+        return self.project_out(F.gelu(gate) * value)
+
+
+class ChannelAttention(nn.Module):
+    """Multi-Dconv head "transposed" attention: attention between channels, so cost is linear in pixels."""
+
+    def __init__(self, dim: int, heads: int, bias: bool):
+        super().__init__()
+        self.heads = heads
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.qkv = nn.Conv2d(dim, dim * 3, 1, bias=bias)
+        self.qkv_dwconv = depthwise_conv3x3(dim * 3, bias)
+        self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        q, k, v = self.qkv_dwconv(self.qkv(x)).reshape(n, 3, self.heads, c // self.heads, h * w).unbind(1)
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
+        return self.project_out((attn @ v).reshape(n, c, h, w))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm residual block: channel attention, then the gated feed-forward network."""
+
+    def __init__(self, dim: int, heads: int, expansion: float, bias: bool, norm_bias: bool):
+        super().__init__()
+        self.norm1 = ChannelLayerNorm(dim, norm_bias)
+        self.attn = ChannelAttention(dim, heads, bias)
+        self.norm2 = ChannelLayerNorm(dim, norm_bias)
+        self.ffn = GatedFeedForward(dim, expansion, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))
+
+
+class Downsample(nn.Sequential):
+    """Halve the resolution, double the channels (3x3 conv to C/2, then pixel-unshuffle by 2)."""
+
+    def __init__(self, channels: int):
+        super().__init__(nn.Conv2d(channels, channels // 2, 3, padding=1, bias=False), nn.PixelUnshuffle(2))
+
+
+class Upsample(nn.Sequential):
+    """Double the resolution, halve the channels (3x3 conv to 2C, then pixel-shuffle by 2)."""
+
+    def __init__(self, channels: int):
+        super().__init__(nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.PixelShuffle(2))
+
+
+def resize_nearest(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Nearest-neighbour resize by ``factor``.
+
+    The paper says bilinear, but every resize in the reference forward pass uses the default
+    'nearest' mode; the official weights were trained that way, so we keep it.
+    """
+    return F.interpolate(x, scale_factor=factor, mode="nearest")
