@@ -1,0 +1,148 @@
+"""The NeRD-Rain re-implementation is the published function: outputs, names, sizes, loading."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from rainstream.errors import CheckpointError
+from rainstream.model import VARIANTS, build_model, load_model, load_state, variant_config
+from rainstream.model.checkpoint import official_to_ours, ours_to_official, to_our_names
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return torch.load(REFERENCE / "equivalence_dim8.pt", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def official_keys():
+    return json.loads((REFERENCE / "official_state_dict_keys.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def tiny(reference):
+    model = build_model("nerd_rain_tiny")
+    load_state(model, to_our_names(reference["state_dict"]))
+    return model.eval()
+
+
+def test_all_seven_outputs_match_the_reference(tiny, reference):
+    with torch.no_grad():
+        outputs = tiny.forward_all(reference["input"])
+    assert len(outputs) == len(reference["outputs"]) == 7
+    for ours, theirs in zip(outputs, reference["outputs"]):
+        assert ours.shape == theirs.shape
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["nerd_rain_s", "nerd_rain"])
+def test_state_dict_maps_onto_the_official_names_and_shapes(variant, official_keys):
+    model = build_model(variant)
+    mapped = {ours_to_official(k): list(v.shape) for k, v in model.state_dict().items()}
+    assert mapped == official_keys[variant]["state_dict"]
+    assert model.config.dim == official_keys[variant]["dim"]
+    assert all(official_to_ours(ours_to_official(k)) == k for k in model.state_dict())
+
+
+@pytest.mark.parametrize("variant, count", [("nerd_rain_s", 10_530_314), ("nerd_rain", 22_893_146)])
+def test_parameter_counts_match_the_paper(variant, count):
+    assert sum(p.numel() for p in build_model(variant).parameters()) == count
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 37, 53), (1, 3, 1, 1), (2, 3, 16, 200), (1, 3, 70, 9)])
+def test_any_size_comes_back_the_same_size(tiny, shape):
+    x = torch.rand(shape)
+    with torch.no_grad():
+        y = tiny(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+
+
+def test_padding_does_not_change_a_multiple_of_16(tiny, reference):
+    with torch.no_grad():
+        torch.testing.assert_close(tiny(reference["input"]), tiny.forward_all(reference["input"])[0])
+
+
+def test_batch_results_equal_single_image_results(tiny):
+    x = torch.rand(3, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        batched = tiny(x)
+        single = torch.cat([tiny(x[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
+
+
+def test_official_file_with_wrapper_and_module_prefix_loads(tmp_path, reference):
+    path = tmp_path / "official.pth"
+    wrapped = {"module." + k: v for k, v in reference["state_dict"].items()}
+    torch.save({"epoch": 3, "state_dict": wrapped, "optimizer": {}}, path)
+    # the width is read from the file, so the variant name does not have to match
+    model = load_model("nerd_rain_s", weights=path)
+    assert model.config.dim == 8 and not model.training
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_all(reference["input"])[0], reference["outputs"][0],
+                                   rtol=0, atol=1e-5)
+
+
+def test_checkpoint_that_does_not_fit_names_the_keys(tmp_path, reference):
+    state = dict(reference["state_dict"])
+    state.pop("BF3.gamma1.weight")
+    state["extra.weight"] = torch.zeros(1)
+    path = tmp_path / "broken.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as err:
+        load_model("nerd_rain_s", weights=path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "BF3.gamma1.weight" in message and "extra.weight" in message
+
+
+def test_no_weights_gives_an_untrained_model_and_says_so(capfd):
+    from loguru import logger
+
+    sink = []
+    handle = logger.add(sink.append, level="WARNING")
+    try:
+        model = load_model("nerd_rain_tiny")
+    finally:
+        logger.remove(handle)
+    assert not model.training
+    assert any("UNTRAINED" in str(m) for m in sink)
+
+
+def test_convert_cli_writes_safetensors_that_load_identically(tmp_path, reference):
+    src, dst = tmp_path / "official.pth", tmp_path / "converted.safetensors"
+    torch.save({"state_dict": reference["state_dict"]}, src)
+    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(src), "-o", str(dst)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    model = load_model("nerd_rain_tiny", weights=dst)
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_all(reference["input"])[0], reference["outputs"][0],
+                                   rtol=0, atol=1e-5)
+
+
+def test_convert_cli_on_garbage_prints_one_error_line(tmp_path):
+    src = tmp_path / "garbage.pth"
+    src.write_bytes(b"\x00not a checkpoint" * 10)
+    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(src), "-o",
+                           str(tmp_path / "x.safetensors")], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error:")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["nerd_rain_s", "nerd_rain"])
+def test_yaml_configs_describe_the_registered_variants(name):
+    data = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
+    assert data["model"]["variant"] == name
+    assert variant_config(name).to_dict() == {**VARIANTS[name].to_dict(), **data["model"]["architecture"]}
