@@ -1,0 +1,212 @@
+"""Video file source: demux + decode with PyAV, yielding RGB ``Frame``s that keep their pts.
+
+A source is an iterator of ``rainstream.frames.Frame`` with an ``.info`` (``VideoInfo``) and is a
+context manager; the pipeline runs it in its own thread. Live sources follow the same shape.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+from loguru import logger
+
+from rainstream.errors import RainstreamError
+from rainstream.frames import Frame
+from rainstream.io.colour import frame_to_rgb, is_high_bit_depth, matrix_for, range_for
+from rainstream.io.video_info import VideoInfo
+
+
+@dataclass
+class DecodeReport:
+    """Decode health: packets that held a picture vs frames that came out, and what failed."""
+
+    packets: int = 0
+    frames: int = 0
+    failed_pts: list = field(default_factory=list)  # pts of packets the decoder rejected
+    corrupt_frames: int = 0  # frames decoded with the corrupt flag (concealed, still output)
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.packets - self.frames)
+
+
+def _open_input(path: str) -> av.container.InputContainer:
+    if not os.path.exists(path):
+        raise RainstreamError(f"input not found: {path}")
+    if os.path.isdir(path):
+        raise RainstreamError(f"input is a folder, not a video: {path}")
+    try:
+        return av.open(path, "r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise RainstreamError(f"cannot read {path} as a video: {exc.__class__.__name__}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    for sd in frame.side_data or ():
+        if sd.type.name == "DISPLAYMATRIX":
+            return tuple(int(v) for v in np.frombuffer(bytes(sd), dtype=np.int32)[:9])
+    return None
+
+
+class FileSource:
+    """Decode a video file's first video stream to RGB frames.
+
+    Opening validates the file (readable, has a video stream, first frame decodes) so bad input fails
+    with one clear message before any output exists. ``start_after_pts`` lets a resumed job seek to
+    the keyframe before the first missing frame and skip what is already done.
+    """
+
+    def __init__(self, path: str | os.PathLike, start_after_pts: int | None = None,
+                 first_index: int = 0):
+        self.path = os.fspath(path)
+        self.report = DecodeReport()
+        self._start_after_pts = start_after_pts
+        self._first_index = first_index  # index of the first frame yielded (resumed jobs)
+        self._container = _open_input(self.path)
+        try:
+            streams = self._container.streams.video
+            if not streams:
+                raise RainstreamError(f"{self.path} has no video stream")
+            self._stream = streams[0]
+            self._stream.thread_type = "AUTO"
+            self._first = self._probe_first_frame()
+            self.info = self._describe(self._first)
+        except BaseException:
+            self._container.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------------
+    def _probe_first_frame(self) -> av.VideoFrame:
+        self._probe_packets = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size == 0:
+                    continue
+                self._probe_packets += 1
+                frames = packet.decode()
+                if frames:
+                    self._head = frames  # keep them all: one call can return several frames
+                    return frames[0]
+            frames = self._stream.codec_context.decode(None)
+            if frames:
+                self._head = frames
+                return frames[0]
+        except av.error.FFmpegError as exc:
+            raise RainstreamError(f"cannot decode {self.path}: {exc}") from None
+        raise RainstreamError(f"{self.path} has a video stream but no decodable frame "
+                              "(truncated or empty file?)")
+
+    def _describe(self, first: av.VideoFrame) -> VideoInfo:
+        st, cc = self._stream, self._stream.codec_context
+        rate = st.average_rate or st.guessed_rate
+        time_base = st.time_base or (Fraction(1, int(rate)) if rate else Fraction(1, 25))
+        duration = None
+        if st.duration and st.time_base:
+            duration = float(st.duration * st.time_base)
+        elif self._container.duration:
+            duration = self._container.duration / av.time_base
+        frame_count = st.frames or (int(round(duration * rate)) if duration and rate else None)
+        pix_fmt = first.format.name
+        return VideoInfo(
+            width=first.width, height=first.height, time_base=Fraction(time_base),
+            rate=Fraction(rate) if rate else None, pix_fmt=pix_fmt,
+            high_bit_depth=is_high_bit_depth(pix_fmt),
+            color_range=int(first.color_range or cc.color_range or 0),
+            colorspace=int(first.colorspace or cc.colorspace or 2),
+            color_primaries=int(first.color_primaries or cc.color_primaries or 2),
+            color_trc=int(first.color_trc or cc.color_trc or 2),
+            display_matrix=_display_matrix(first), frame_count=frame_count or None,
+            duration=duration, codec=cc.name, metadata=dict(st.metadata),
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        """All frames in order; a packet the decoder rejects is logged, counted and skipped."""
+        yield from self._head
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:
+                continue
+            self.report.packets += 1
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.report.failed_pts.append(packet.pts)
+                logger.warning(f"skipping undecodable packet at pts {packet.pts}: {exc}")
+                continue
+            yield from frames
+        try:
+            yield from self._stream.codec_context.decode(None)
+        except av.error.FFmpegError as exc:
+            logger.warning(f"decoder flush failed: {exc}")
+
+    def _resumed(self) -> Iterator[av.VideoFrame]:
+        """Seek to the keyframe at/before the resume point; fall back to a full decode if it overshoots."""
+        target = self._start_after_pts
+        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        self._stream.codec_context.flush_buffers()
+        first = True
+        for frame in self._decoded_after_seek(target):
+            if first:
+                first = False
+                if frame.pts is None or frame.pts > target:
+                    logger.info("seek overshot the resume point; decoding from the start")
+                    self._container.seek(0, stream=self._stream, backward=True)
+                    self._stream.codec_context.flush_buffers()
+                    yield from (f for f in self._decoded_after_seek(target) if f.pts > target)
+                    return
+            if frame.pts is not None and frame.pts > target:
+                yield frame
+
+    def _decoded_after_seek(self, target: int) -> Iterator[av.VideoFrame]:
+        self.report.packets = 0
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is not None and packet.pts > target:
+                self.report.packets += 1
+            try:
+                yield from packet.decode()
+            except av.error.FFmpegError as exc:
+                self.report.failed_pts.append(packet.pts)
+                logger.warning(f"skipping undecodable packet at pts {packet.pts}: {exc}")
+        yield from self._stream.codec_context.decode(None)
+
+    def __iter__(self) -> Iterator[Frame]:
+        info = self.info
+        if self._start_after_pts is not None:
+            frames = self._resumed()
+        else:
+            frames = self._decoded()
+            self.report.packets = self._probe_packets  # consumed while probing
+        matrix = matrix_for(info.colorspace, info.height)
+        rng = range_for(info.color_range, info.pix_fmt)
+        fallback_tb = Fraction(1, 1) / info.rate if info.rate else info.time_base
+        index = self._first_index
+        for vf in frames:
+            if vf.is_corrupt:
+                self.report.corrupt_frames += 1
+                logger.warning(f"frame {index} (pts {vf.pts}) decoded with errors; kept as decoded")
+            if (vf.width, vf.height) != (info.width, info.height):
+                logger.warning(f"frame {index} changes size to {vf.width}x{vf.height}")
+            image = frame_to_rgb(vf, matrix, rng, info.high_bit_depth)
+            pts, tb = (vf.pts, info.time_base) if vf.pts is not None else (index, fallback_tb)
+            self.report.frames += 1
+            yield Frame(image=image, pts=pts, time_base=tb, index=index,
+                        captured_at=time.monotonic(), meta={"key_frame": vf.key_frame})
+            index += 1
+
+    # -- lifetime ----------------------------------------------------------------------------
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "FileSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

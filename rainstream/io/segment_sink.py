@@ -1,0 +1,119 @@
+"""Encode derained frames into numbered, self-contained segment files plus a resume journal.
+
+Each segment has its own encoder instance (starts on a keyframe, ends flushed) and is renamed into
+place only when complete, then recorded in the journal. So a crash loses at most the segment in
+progress, and the segments can be joined by remuxing alone (no re-encode) into the final file.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+from loguru import logger
+
+from rainstream.errors import RainstreamError
+from rainstream.frames import Frame
+from rainstream.io.colour import matrix_for, range_for, rgb_to_frame
+from rainstream.io.encode_options import EncodeOptions
+from rainstream.io.journal import Journal, Segment
+from rainstream.io.video_info import VideoInfo
+
+# MP4 keeps the stream's own time base. Its edit lists round a non-zero start to 1 ms, so each
+# segment stores pts relative to its first frame and the journal keeps that first pts exactly.
+SEGMENT_EXT = ".mp4"
+
+
+class SegmentSink:
+    """Sink: ``write(frame)`` in presentation order, ``close()`` to flush the open segment."""
+
+    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal):
+        self.work_dir = work_dir
+        self.info = info
+        self.options = options
+        self.journal = journal
+        self.codec = options.resolved_codec()
+        self.pix_fmt = options.resolved_pix_fmt(info.high_bit_depth)
+        self._matrix = matrix_for(info.colorspace, info.height)
+        # 'yuvj' inputs are full range; the output keeps that range on a modern pix_fmt.
+        self._range = range_for(info.color_range, info.pix_fmt)
+        self.frames_written = journal.frames_done
+        self._container = None
+        self._stream = None
+        self._seg: Segment | None = None
+        self._tmp_path = ""
+
+    # -- segments ----------------------------------------------------------------------------
+    def _open_segment(self, frame: Frame) -> None:
+        number = len(self.journal.segments)
+        name = f"seg_{number:05d}{SEGMENT_EXT}"
+        self._tmp_path = os.path.join(self.work_dir, f"partial_{name}")
+        self._seg = Segment(file=name, first_index=frame.index, frames=0, last_pts=-1,
+                            first_pts=frame.pts, time_base=str(frame.time_base))
+        c = av.open(self._tmp_path, "w", format="mp4")
+        info = self.info
+        rate = info.rate if info.rate else None
+        st = c.add_stream(self.codec, rate=rate, options=self.options.codec_options(self.codec))
+        h, w = frame.image.shape[:2]
+        st.width, st.height, st.pix_fmt = w, h, self.pix_fmt
+        st.time_base = frame.time_base
+        cc = st.codec_context
+        cc.time_base = frame.time_base
+        cc.color_range = int(self._range)
+        cc.colorspace = info.colorspace
+        cc.color_primaries = info.color_primaries
+        cc.color_trc = info.color_trc
+        cc.thread_count = 0
+        if info.display_matrix:
+            st.set_display_matrix(list(info.display_matrix))
+        self._container, self._stream = c, st
+
+    def _close_segment(self) -> None:
+        if self._container is None:
+            return
+        c, st, seg = self._container, self._stream, self._seg
+        self._container = self._stream = None
+        try:
+            for packet in st.encode(None):
+                c.mux(packet)
+        finally:
+            c.close()
+        final = os.path.join(self.work_dir, seg.file)
+        os.replace(self._tmp_path, final)
+        self.journal.segments.append(seg)
+        self.journal.save(self.work_dir)
+        logger.debug(f"segment {seg.file}: frames {seg.first_index}..{seg.first_index + seg.frames - 1}")
+
+    # -- sink API ----------------------------------------------------------------------------
+    def write(self, frame: Frame) -> None:
+        h, w = frame.image.shape[:2]
+        if (w, h) != (self.info.width, self.info.height):
+            raise RainstreamError(f"frame {frame.index} is {w}x{h} but the stream is "
+                                  f"{self.info.width}x{self.info.height}; size changes are not supported")
+        if self._container is None:
+            self._open_segment(frame)
+        vf = rgb_to_frame(frame.image, self.pix_fmt, self._matrix, self._range)
+        vf.pts = frame.pts - self._seg.first_pts
+        vf.time_base = frame.time_base or Fraction(1, 25)
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+        self._seg.frames += 1
+        self._seg.last_pts = frame.pts
+        self.frames_written += 1
+        if self._seg.frames >= self.options.segment_frames:
+            self._close_segment()
+
+    def close(self) -> None:
+        """Finish the open segment (flush encoder, rename, journal)."""
+        self._close_segment()
+
+    def abort(self) -> None:
+        """Drop the segment in progress (after an error); completed segments stay for --resume."""
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:  # noqa: BLE001 - already failing; keep the first error
+                pass
+            self._container = None
+        if self._tmp_path and os.path.exists(self._tmp_path):
+            os.remove(self._tmp_path)
