@@ -1,0 +1,248 @@
+"""Rain renderer, coherent video rain, and the ``rainstream synth`` CLI, on small real images/files."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from rainstream.errors import RainstreamError
+from rainstream.synth import PRESETS, RainSettings, RainVideoRenderer, render_rain
+from rainstream.synth.clip import ClipSpec, make_clip
+
+RAINSTREAM = str(Path(sys.executable).with_name("rainstream"))
+
+
+def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth colourful background (like a photo), float32 RGB in [0.1, 0.6]."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0.1, 0.6, (max(2, height // 16), max(2, width // 16), 3)).astype(np.float32)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0.1, 0.6)
+
+
+def streak_angle(rain: np.ndarray) -> float:
+    """Dominant streak direction (degrees from vertical, + leans right going down) from the
+    image-gradient structure tensor: gradients of a line are perpendicular to it."""
+    smooth = cv2.GaussianBlur(rain.astype(np.float64), (0, 0), 1.5)  # thin lines bias raw differences
+    gx = cv2.Scharr(smooth, cv2.CV_64F, 1, 0)
+    gy = cv2.Scharr(smooth, cv2.CV_64F, 0, 1)
+    jxx, jyy, jxy = (gx * gx).sum(), (gy * gy).sum(), (gx * gy).sum()
+    gradient_dir = 0.5 * math.atan2(2 * jxy, jxx - jyy)  # radians from +x axis
+    # the streak runs perpendicular to the gradient; as (dx, dy) = (sin a, cos a)
+    dx, dy = -math.sin(gradient_dir), math.cos(gradient_dir)
+    if dy < 0:
+        dx, dy = -dx, -dy
+    return math.degrees(math.atan2(dx, dy))
+
+
+# ---------------------------------------------------------------- still images
+
+
+def test_same_seed_is_bit_identical_and_other_seed_differs():
+    clean = textured(96, 128)
+    settings = RainSettings.random(np.random.default_rng(5), haze=True)
+    a = render_rain(clean, np.random.default_rng(42), settings)
+    b = render_rain(clean, np.random.default_rng(42), settings)
+    c = render_rain(clean, np.random.default_rng(43), settings)
+    assert np.array_equal(a, b)
+    assert np.abs(a - c).mean() > 1e-3
+
+
+@pytest.mark.parametrize("settings", [None, *PRESETS.values(),
+                                      RainSettings(blend="add", haze=0.4, layers=1)])
+def test_shape_dtype_range(settings):
+    clean = textured(70, 90)  # odd-ish sizes on purpose
+    rainy = render_rain(clean, np.random.default_rng(0), settings)
+    assert rainy.shape == clean.shape and rainy.dtype == np.float32
+    assert rainy.min() >= 0.0 and rainy.max() <= 1.0
+
+
+def test_random_settings_span_light_to_heavy_and_are_valid():
+    rng = np.random.default_rng(0)
+    samples = [RainSettings.random(rng, haze=0.5) for _ in range(200)]
+    densities = [s.density for s in samples]
+    assert min(densities) < 1.0 and max(densities) > 5.0
+    hazy = sum(s.haze > 0 for s in samples)
+    assert 60 < hazy < 140
+    assert all(s.haze == 0 for s in (RainSettings.random(rng) for _ in range(50)))
+
+
+def test_rain_adds_bright_streaks_not_noise():
+    clean = textured(128, 128)
+    rainy = render_rain(clean, np.random.default_rng(1), PRESETS["medium"])
+    diff = (rainy - clean).mean(axis=2)
+    changed = np.abs(diff) > 1 / 255
+    assert 0.02 < changed.mean() < 0.6  # streaks cover part of the frame, not all of it
+    assert (diff[changed] > 0).mean() > 0.99  # rain brightens
+    # streaks are elongated: the rain layer is far smoother along the fall direction than across
+    along = np.abs(np.diff(diff, axis=0)).mean()
+    across = np.abs(np.diff(diff, axis=1)).mean()
+    assert across > 2 * along
+
+
+def test_haze_lifts_a_dark_scene_towards_the_atmospheric_light():
+    dark = np.full((64, 64, 3), 0.05, np.float32)
+    veiled = render_rain(dark, np.random.default_rng(0),
+                         RainSettings(density=0.0, haze=0.5, haze_light=0.8))
+    assert 0.3 < veiled.mean() < 0.55
+    assert veiled[:8].mean() > veiled[-8:].mean()  # denser veil at the top (farther away)
+
+
+@pytest.mark.parametrize("angle", [-30.0, 0.0, 20.0])
+def test_streak_orientation_follows_the_angle(angle):
+    black = np.zeros((160, 160, 3), np.float32)
+    settings = RainSettings(angle=angle, angle_jitter=0.0, density=1.5, length=40.0)
+    rain = render_rain(black, np.random.default_rng(3), settings).mean(axis=2)
+    assert abs(streak_angle(rain) - angle) < 4.0
+
+
+def test_bad_settings_are_one_line_user_errors():
+    with pytest.raises(RainstreamError, match="density"):
+        RainSettings(density=-1)
+    with pytest.raises(RainstreamError, match="blend"):
+        RainSettings(blend="multiply")
+    with pytest.raises(RainstreamError, match="H x W x 3"):
+        render_rain(np.zeros((8, 8), np.float32), np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------- video
+
+
+def best_vertical_shift(previous: np.ndarray, current: np.ndarray, max_shift: int) -> tuple[int, float]:
+    """Shift dy (rows down) maximising the correlation of previous moved by dy with current."""
+    scores = []
+    for dy in range(max_shift + 1):
+        a, b = previous[: previous.shape[0] - dy], current[dy:]
+        scores.append(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+    return int(np.argmax(scores)), float(np.max(scores))
+
+
+def test_video_rain_falls_coherently_between_frames():
+    # one layer, no jitter: every drop falls length / exposure = 12 / 0.5 = 24 px per frame
+    settings = RainSettings(layers=1, angle=0.0, angle_jitter=0.0, length=12.0, length_jitter=0.0,
+                            exposure=0.5, density=2.0)
+    renderer = RainVideoRenderer(120, 100, settings, seed=7)
+    s0, s1 = renderer.rain_layer(0), renderer.rain_layer(1)
+    shift, coherent = best_vertical_shift(s0, s1, 40)
+    assert shift == 24
+    fresh = RainVideoRenderer(120, 100, settings, seed=8).rain_layer(1)
+    a, b = s0[: 120 - 24], fresh[24:]
+    independent = np.corrcoef(a.ravel(), b.ravel())[0, 1]
+    assert coherent > 0.8 and abs(independent) < 0.2
+    # rain keeps falling: after many frames (drops wrapped around) the screen is still rainy
+    assert renderer.rain_layer(500).mean() > 0.3 * s0.mean()
+
+
+def test_video_frames_depend_only_on_t_and_seed():
+    clean = textured(48, 64)
+    one = RainVideoRenderer(48, 64, PRESETS["heavy"], seed=3)
+    two = RainVideoRenderer(48, 64, PRESETS["heavy"], seed=3)
+    forward = [one.render(clean, t) for t in range(3)]
+    assert np.array_equal(two.render(clean, 2), forward[2])  # random access, same result
+    assert not np.array_equal(forward[0], forward[1])
+    with pytest.raises(RainstreamError, match="renderer was made for"):
+        one.render(textured(40, 64), 0)
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_clip_from_photo_has_camera_motion_and_rain(tmp_path):
+    photo = tmp_path / "street.png"
+    cv2.imwrite(str(photo), (textured(120, 200, seed=2) * 255).astype(np.uint8))
+    spec = ClipSpec(size=(96, 64), seconds=0.4, fps=10, seed=1)
+    result = make_clip(photo, tmp_path / "rainy.mp4", tmp_path / "clean.mp4", spec)
+    rainy, clean = decode(tmp_path / "rainy.mp4"), decode(tmp_path / "clean.mp4")
+    assert result.frames == len(rainy) == len(clean) == 4
+    assert rainy[0].shape == clean[0].shape == (64, 96, 3)
+    assert np.mean([r.astype(float).mean() - c.mean() for r, c in zip(rainy, clean)]) > 2.0
+    assert np.abs(clean[0].astype(float) - clean[-1]).mean() > 2.0  # the camera moved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.mp4", "rainy.mp4", "street.png"]
+
+
+def test_clip_from_video_keeps_its_frames(tmp_path):
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), (textured(64, 96, seed=4) * 255).astype(np.uint8))
+    make_clip(photo, tmp_path / "src.mp4", spec=ClipSpec(size=(64, 48), seconds=0.3, fps=10))
+    make_clip(tmp_path / "src.mp4", tmp_path / "out.mkv", tmp_path / "out_clean.mp4",
+              ClipSpec(seed=5, settings=PRESETS["heavy"]))
+    source, rainy, clean = (decode(tmp_path / n) for n in ("src.mp4", "out.mkv", "out_clean.mp4"))
+    assert len(rainy) == len(clean) == len(source) == 3
+    assert rainy[0].shape == (48, 64, 3)
+    assert np.abs(clean[1].astype(float) - source[1]).mean() < 3.0  # re-encode only
+    assert rainy[1].astype(float).mean() > clean[1].mean() + 3.0
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([RAINSTREAM, "synth", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_pairs_cli_writes_matching_input_and_target(tmp_path):
+    photos = tmp_path / "clean"
+    photos.mkdir()
+    sources = {}
+    for i, (h, w) in enumerate([(80, 100), (40, 50)]):  # the second is smaller than the crop
+        image = (textured(h, w, seed=10 + i) * 255).astype(np.uint8)
+        cv2.imwrite(str(photos / f"photo{i}.png"), image)
+        sources[f"photo{i}"] = image
+    (photos / "notes.txt").write_text("not an image")
+    out = tmp_path / "pairs"
+    args = ["--count-per-image", "2", "--size", "64", "--seed", "3", "--rain", "heavy"]
+    done = run_cli("pairs", str(photos), "-o", str(out), *args)
+    assert done.returncode == 0, done.stderr
+    inputs = sorted(p.name for p in (out / "input").iterdir())
+    assert inputs == sorted(p.name for p in (out / "target").iterdir())
+    assert inputs == ["photo0_000.png", "photo0_001.png", "photo1_000.png", "photo1_001.png"]
+    for name in inputs:
+        rainy = cv2.imread(str(out / "input" / name))
+        clean = cv2.imread(str(out / "target" / name))
+        assert rainy.shape == clean.shape == (64, 64, 3)
+        assert (rainy.astype(int) - clean).mean() > 0.5
+    # a target of the big photo is an exact crop of it
+    target = cv2.imread(str(out / "target" / "photo0_000.png"))
+    scores = cv2.matchTemplate(sources["photo0"], target, cv2.TM_SQDIFF)
+    top, left = np.unravel_index(np.argmin(scores), scores.shape)
+    assert np.array_equal(sources["photo0"][top:top + 64, left:left + 64], target)
+    assert len((out / "rain_settings.jsonl").read_text().splitlines()) == 4
+    again = tmp_path / "again"
+    assert run_cli("pairs", str(photos), "-o", str(again), *args).returncode == 0
+    for name in inputs:
+        assert (again / "input" / name).read_bytes() == (out / "input" / name).read_bytes()
+
+
+def one_line_error(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+def test_bad_input_gives_one_error_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert "not a folder" in one_line_error(run_cli("pairs", str(tmp_path / "missing"), "-o", "x"))
+    assert "no images" in one_line_error(run_cli("pairs", str(empty), "-o", str(tmp_path / "o")))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    assert "cannot create" in one_line_error(
+        run_cli("pairs", str(photos), "-o", str(a_file / "sub")))  # a file cannot hold folders
+    assert "size" in one_line_error(run_cli("video", str(photos / "a.png"), "-o",
+                                            str(tmp_path / "v.mp4"), "--size", "wide"))
+    assert "cannot read video" in one_line_error(run_cli("video", str(a_file), "-o",
+                                                         str(tmp_path / "v.mp4")))
+    assert not (tmp_path / "v.mp4").exists()
