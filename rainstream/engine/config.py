@@ -1,0 +1,92 @@
+"""How the engine runs the model: tiles, batch, precision, backend, device (a frozen dataclass)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+
+from rainstream.errors import RainstreamError
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+BACKENDS = ("eager", "compile", "tensorrt")
+
+AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine settings, filled from YAML (``engine:`` section) or CLI flags.
+
+    ``tile`` stays 256 unless asked: the model was trained on 256 patches and its implicit decoder
+    normalises coordinates to the input size, so the output depends on the tile size. ``max_tiles`` bounds
+    device memory: tiles of all frames in a batch are pooled and run this many per model call.
+    """
+
+    tile: int = 256
+    overlap: int = 32
+    max_tiles: int = 16
+    precision: str = "fp32"
+    backend: str = "eager"
+    device: str = "auto"
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tile < 16:
+            raise RainstreamError(f"--tile must be at least 16, not {self.tile}")
+        if not 0 <= self.overlap < self.tile // 2:
+            raise RainstreamError(f"--overlap must be in [0, tile/2) = [0, {self.tile // 2}), not {self.overlap}")
+        if self.max_tiles < 1:
+            raise RainstreamError(f"--max-tiles must be at least 1, not {self.max_tiles}")
+        if self.precision not in PRECISIONS:
+            raise RainstreamError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.backend not in BACKENDS:
+            raise RainstreamError(f"--backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "EngineConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise RainstreamError(f"unknown engine setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks the first CUDA GPU when there is one; asking for a missing GPU is a user error."""
+    spec = str(spec)
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise RainstreamError(f"--device must be auto, cpu, cuda or cuda:N, not {spec!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise RainstreamError(f"--device must be auto, cpu, cuda or cuda:N, not {spec!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RainstreamError(f"--device {spec} was asked for, but no CUDA GPU is available (try --device cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RainstreamError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Reject precisions the device cannot run usefully (one line, before any work)."""
+    if precision == "fp16" and device.type != "cuda":
+        raise RainstreamError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise RainstreamError(f"--precision bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp16")
+
+
+def fallback_precision(precision: str, device: torch.device) -> str:
+    """Where a reduced-precision chunk goes when it produced inf/NaN: fp16 -> bf16 (same range as fp32)
+    when the device has it, otherwise fp32; bf16 -> fp32."""
+    if precision == "fp16" and (device.type != "cuda" or torch.cuda.is_bf16_supported()):
+        return "bf16"
+    return "fp32"
