@@ -1,0 +1,268 @@
+"""Training configuration: typed, frozen dataclasses filled from YAML plus ``key=value`` overrides.
+
+Overrides use dotted names (``optim.lr=2e-4``, ``data.batch_size=4``, ``steps=1000``) and Python
+literal syntax (``ast.literal_eval``); anything that is not a literal is taken as a string, so
+paths need no quotes. A misspelt key is an error that names the closest valid keys.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rainstream.errors import RainstreamError
+
+DATA_KINDS = ("paired", "spa", "synthetic")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where pairs come from and how they are cut.
+
+    ``kind``: ``paired`` (a folder with input/ + target/), ``spa`` (an SPA-Data list file of
+    "rainy clean" lines; ``root`` is the folder its paths are relative to, default the list's
+    folder) or ``synthetic`` (a folder of clean photos; rain is rendered per item).
+    ``val``: a paired folder or list file for validation PSNR/SSIM (optional).
+    ``batch_size`` is per process: the global batch is batch_size x number of processes.
+    """
+
+    kind: str = "paired"
+    train: str = ""
+    val: str | None = None
+    root: str | None = None
+    patch_size: int = 256
+    batch_size: int = 1
+    num_workers: int = 4
+    pin_memory: bool = True
+    flip: bool = True
+    rot90: bool = True
+    haze: float = 0.0
+    val_limit: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise RainstreamError(f"data.kind must be one of {', '.join(DATA_KINDS)}, not {self.kind!r}")
+        if self.patch_size < 16 or self.patch_size % 16:
+            raise RainstreamError(f"data.patch_size must be a multiple of 16 (>= 16), not {self.patch_size}")
+        if self.batch_size < 1 or self.num_workers < 0:
+            raise RainstreamError("data.batch_size must be >= 1 and data.num_workers >= 0")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``variant`` names the architecture; ``dim`` overrides its width (None keeps the variant's)."""
+
+    variant: str = "nerd_rain_s"
+    dim: int | None = None
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam with linear warmup then cosine decay from ``lr`` to ``min_lr`` (the paper's 1e-4 -> 1e-6)."""
+
+    lr: float = 1e-4
+    min_lr: float = 1e-6
+    warmup_steps: int = 1000
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max gradient L2 norm; 0 disables clipping (the norm is still logged)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(self.betas))
+        if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
+            raise RainstreamError("optim.lr must be > 0 and 0 <= optim.min_lr <= optim.lr")
+        if self.warmup_steps < 0 or self.grad_clip < 0:
+            raise RainstreamError("optim.warmup_steps and optim.grad_clip must be >= 0")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the NeRD-Rain loss terms (total = char + fft*0.01 + edge*0.05 + inr*0.1)."""
+
+    fft_weight: float = 0.01
+    edge_weight: float = 0.05
+    inr_weight: float = 0.1
+    eps: float = 1e-3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. ``output_dir`` receives checkpoints/, config.yaml, metrics.jsonl, train.log
+    and the final weights ``final.safetensors``. ``init_weights`` fine-tunes from a checkpoint
+    (official .pth or ours). Steps count optimizer steps of the global batch."""
+
+    output_dir: str = "runs/train"
+    steps: int = 100_000
+    seed: int = 1234
+    device: str = "auto"
+    precision: str = "fp32"
+    init_weights: str | None = None
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    val_every: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise RainstreamError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.steps < 1 or self.log_every < 1 or self.checkpoint_every < 1 or self.keep_checkpoints < 1:
+            raise RainstreamError("steps, log_every, checkpoint_every and keep_checkpoints must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value):
+            if isinstance(value, tuple):
+                return list(value)
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+        return plain(dataclasses.asdict(self))
+
+
+# ---------------------------------------------------------------- building from dicts / overrides
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def valid_keys(cls: type = TrainConfig, prefix: str = "") -> list[str]:
+    """All dotted keys a config (or an override) may set."""
+    keys = []
+    for name, tp in _field_types(cls).items():
+        if _is_dataclass_type(tp):
+            keys.extend(valid_keys(tp, f"{prefix}{name}."))
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def _unknown_key_error(key: str) -> RainstreamError:
+    close = difflib.get_close_matches(key, valid_keys(), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; valid keys: {', '.join(valid_keys())}"
+    return RainstreamError(f"unknown config key {key!r}{hint}")
+
+
+def _check_type(key: str, value: Any, tp: Any) -> Any:
+    """Accept ``value`` for a field annotated ``tp`` (ints for floats, lists for tuples) or fail in one line."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_type(key, value, option)
+            except RainstreamError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is tuple:
+        if isinstance(value, (list, tuple)):
+            args = typing.get_args(tp)
+            if len(args) == len(value):
+                return tuple(_check_type(key, v, a) for v, a in zip(value, args))
+    elif tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    elif tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif tp in (str, bool) and isinstance(value, tp):
+        return value
+    elif tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # a folder named 2024 is still a path
+    name = getattr(tp, "__name__", str(tp))
+    raise RainstreamError(f"config key {key!r} expects {name}, got {value!r}")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    if not isinstance(values, dict):
+        raise RainstreamError(f"config section {prefix.rstrip('.') or 'top level'!r} must be a mapping")
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in values.items():
+        dotted = prefix + str(key)
+        if key not in types_:
+            raise _unknown_key_error(dotted)
+        tp = types_[key]
+        kwargs[key] = _build(tp, value or {}, dotted + ".") if _is_dataclass_type(tp) else _check_type(dotted, value, tp)
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"optim.lr=2e-4"`` -> ``("optim.lr", 0.0002)``; non-literals stay strings (paths)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise RainstreamError(f"override {text!r} must look like key=value (e.g. optim.lr=2e-4)")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        value = raw.strip()
+    return key, value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (a copy); unknown keys fail naming the closest valid ones."""
+    result = _deep_copy(values)
+    known = set(valid_keys())
+    for text in overrides:
+        key, value = parse_override(text)
+        if key not in known:
+            raise _unknown_key_error(key)
+        node = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = value
+    return result
+
+
+def _deep_copy(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in values.items()}
+
+
+def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
+    return _build(TrainConfig, apply_overrides(values or {}, overrides or []))
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML training config (``yaml.safe_load``) and apply ``key=value`` overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise RainstreamError(f"config file {path} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise RainstreamError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(values, dict):
+            raise RainstreamError(f"{path} must hold a mapping of config keys")
+    return config_from_dict(values, overrides)
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config (atomically) so a run can be reproduced from its output folder."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    tmp.replace(path)
