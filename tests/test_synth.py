@@ -230,19 +230,33 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
 
 
 def test_bad_input_gives_one_error_line(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    """Through the installed console script: exit status, stderr, no traceback."""
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     assert "not a folder" in one_line_error(run_cli("pairs", str(tmp_path / "missing"), "-o", "x"))
-    assert "no images" in one_line_error(run_cli("pairs", str(empty), "-o", str(tmp_path / "o")))
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    cv2.imwrite(str(photos / "a.png"), np.zeros((8, 8, 3), np.uint8))
-    assert "cannot create" in one_line_error(
-        run_cli("pairs", str(photos), "-o", str(a_file / "sub")))  # a file cannot hold folders
-    assert "size" in one_line_error(run_cli("video", str(photos / "a.png"), "-o",
-                                            str(tmp_path / "v.mp4"), "--size", "wide"))
     assert "cannot read video" in one_line_error(run_cli("video", str(a_file), "-o",
                                                          str(tmp_path / "v.mp4")))
+    assert not (tmp_path / "v.mp4").exists()
+
+
+@pytest.mark.parametrize("case", ["no images", "cannot create", "size", "haze"])
+def test_more_bad_input_in_process(tmp_path, capsys, case):
+    """Same CLI entry point in-process (fast): each user error is one ``error:`` line, exit 2."""
+    from rainstream.cli.main import main
+
+    empty, photos = tmp_path / "empty", tmp_path / "photos"
+    empty.mkdir()
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    argv = {
+        "no images": ["pairs", str(empty), "-o", str(tmp_path / "o")],
+        "cannot create": ["pairs", str(photos), "-o", str(a_file / "sub")],  # a file holds no folder
+        "size": ["video", str(photos / "a.png"), "-o", str(tmp_path / "v.mp4"), "--size", "wide"],
+        "haze": ["video", str(photos / "a.png"), "-o", str(tmp_path / "v.mp4"), "--haze", "3"],
+    }[case]
+    assert main(["synth", *argv]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and case in lines[0]
     assert not (tmp_path / "v.mp4").exists()
