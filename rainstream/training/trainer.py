@@ -10,6 +10,7 @@ import json
 import math
 import random
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,11 @@ class Trainer:
             logger.warning(f"step {self.step + 1}: non-finite loss or gradient (loss {terms['total'].item():.4g}), "
                            f"update skipped ({self.skipped_steps} so far)")
         self.scaler.update()
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # A skipped update still advances the schedule (it stays tied to the step count);
+            # torch warns about that order, which is intended here.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            self.scheduler.step()
         self.step += 1
         return {**{k: v.detach() for k, v in terms.items()}, "grad_norm": norm.detach()}
 
