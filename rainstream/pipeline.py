@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
+from rainstream.io import is_live_spec, open_source
 from rainstream.io.assemble import assemble, temp_path_for
 from rainstream.io.encode_options import EncodeOptions
 from rainstream.io.file_source import FileSource
@@ -312,11 +313,12 @@ def derain_video(input: Any, output: str, derainer: ImageDerainer,
         logger.info(summary.line())
         raise Interrupted(f"interrupted: {output} is playable and holds the first {journal.frames_done} "
                           "frames; run the same command with --resume to finish it")
-    if report is not None and (report.missing or report.failed_pts):
-        what = (f"{report.missing or len(report.failed_pts)} input frame(s) could not be decoded"
-                + (f" (packet pts {report.failed_pts[:10]})" if report.failed_pts else ""))
+    if report is not None and report.missing:
+        tb = source.info.time_base
+        shown = ", ".join(f"{float(p * tb):.3f}s" for p in report.missing_pts[:10])
+        what = f"{report.missing} input frame(s) could not be decoded (at {shown})"
         if not options.allow_missing_frames:
-            raise RainstreamError(f"{what}; the output would miss them, so none was written "
+            raise RainstreamError(f"{what}; the output would miss them, so it was not written "
                                   "(pass --allow-missing-frames to write it anyway)")
         logger.warning(f"{what}; the output misses them")
     assemble(segments, output, passthrough)
@@ -419,10 +421,35 @@ def _drain_until_done(thread: threading.Thread, q: queue.Queue) -> None:
 # ------------------------------------------------------------------------------------------------
 # Images and folders (the still-image face of ``rainstream run``)
 # ------------------------------------------------------------------------------------------------
+def check_job(input: str, output: str, options: PipelineOptions = PipelineOptions()) -> None:
+    """Cheap up-front validation (paths, file type, options) so bad input fails before model loading."""
+    input, output = os.fspath(input), os.fspath(output)
+    options.encode.validate()
+    if is_live_spec(input):
+        _check_output(None, output)
+        return
+    if not os.path.exists(input):
+        raise RainstreamError(f"input not found: {input}")
+    if os.path.isdir(input):
+        if not list_images(input):
+            raise RainstreamError(f"no images in folder {input}")
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise RainstreamError(f"input is a folder, so the output must be a folder: {output}")
+        return
+    if is_image_path(input):
+        read_image(input)
+        return
+    _check_output(input, output)
+    FileSource(input).close()
+
+
 def derain_path(input: str, output: str, derainer: ImageDerainer,
                 options: PipelineOptions = PipelineOptions()) -> RunSummary:
-    """Dispatch on the input: a folder of images, one image, or a video."""
+    """Dispatch on the input: a stream URL/webcam, a folder of images, one image, or a video."""
     input, output = os.fspath(input), os.fspath(output)
+    if is_live_spec(input):
+        source = open_source(input)
+        return derain_video(source, output, derainer, dataclasses.replace(options, live=True))
     if os.path.isdir(input):
         return derain_image_folder(input, output, derainer)
     if is_image_path(input):

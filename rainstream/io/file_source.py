@@ -5,6 +5,7 @@ context manager; the pipeline runs it in its own thread. Live sources follow the
 """
 from __future__ import annotations
 
+import heapq
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,16 +24,34 @@ from rainstream.io.video_info import VideoInfo
 
 @dataclass
 class DecodeReport:
-    """Decode health: packets that held a picture vs frames that came out, and what failed."""
+    """Decode health: pts of packets that held a picture vs frames that came out, and failures.
 
-    packets: int = 0
-    frames: int = 0
-    failed_pts: list = field(default_factory=list)  # pts of packets the decoder rejected
+    With frame threading the decoder reports an error on a later packet than the broken one, so
+    missing frames are found by comparing timestamps, not by which call raised.
+    """
+
+    packet_pts: list = field(default_factory=list)
+    frame_pts: list = field(default_factory=list)
+    errors: int = 0  # decode calls that raised
     corrupt_frames: int = 0  # frames decoded with the corrupt flag (concealed, still output)
+
+    @property
+    def packets(self) -> int:
+        return len(self.packet_pts)
+
+    @property
+    def frames(self) -> int:
+        return len(self.frame_pts)
 
     @property
     def missing(self) -> int:
         return max(0, self.packets - self.frames)
+
+    @property
+    def missing_pts(self) -> list:
+        if not self.missing:
+            return []
+        return sorted(set(p for p in self.packet_pts if p is not None) - set(self.frame_pts))
 
 
 def _open_input(path: str) -> av.container.InputContainer:
@@ -52,6 +71,36 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
         if sd.type.name == "DISPLAYMATRIX":
             return tuple(int(v) for v in np.frombuffer(bytes(sd), dtype=np.int32)[:9])
     return None
+
+
+def _in_pts_order(frames: Iterator[av.VideoFrame], window: int = 8) -> Iterator[av.VideoFrame]:
+    """Re-sort by pts within a small window.
+
+    A damaged stream can make the decoder emit frames out of order around the damage; encoders and
+    muxers need increasing timestamps. A frame that arrives later than the window allows is dropped
+    (and so counted as missing).
+    """
+    heap: list = []
+    last = None
+    for n, frame in enumerate(frames):
+        if frame.pts is None:
+            yield frame
+            continue
+        heapq.heappush(heap, (frame.pts, n, frame))
+        if len(heap) > window:
+            pts, _, out = heapq.heappop(heap)
+            if last is not None and pts <= last:
+                logger.warning(f"dropping frame at pts {pts}: decoded too late, out of order")
+                continue
+            last = pts
+            yield out
+    while heap:
+        pts, _, out = heapq.heappop(heap)
+        if last is not None and pts <= last:
+            logger.warning(f"dropping frame at pts {pts}: decoded too late, out of order")
+            continue
+        last = pts
+        yield out
 
 
 class FileSource:
@@ -83,12 +132,12 @@ class FileSource:
 
     # -- opening -----------------------------------------------------------------------------
     def _probe_first_frame(self) -> av.VideoFrame:
-        self._probe_packets = 0
+        self._probe_pts = []
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size == 0:
                     continue
-                self._probe_packets += 1
+                self._probe_pts.append(packet.pts)
                 frames = packet.decode()
                 if frames:
                     self._head = frames  # keep them all: one call can return several frames
@@ -132,12 +181,12 @@ class FileSource:
         for packet in self._container.demux(self._stream):
             if packet.size == 0:
                 continue
-            self.report.packets += 1
+            self.report.packet_pts.append(packet.pts)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
-                self.report.failed_pts.append(packet.pts)
-                logger.warning(f"skipping undecodable packet at pts {packet.pts}: {exc}")
+                self.report.errors += 1
+                logger.warning(f"decode error near pts {packet.pts} (skipped): {exc}")
                 continue
             yield from frames
         try:
@@ -164,17 +213,17 @@ class FileSource:
                 yield frame
 
     def _decoded_after_seek(self, target: int) -> Iterator[av.VideoFrame]:
-        self.report.packets = 0
+        self.report.packet_pts.clear()
         for packet in self._container.demux(self._stream):
             if packet.size == 0:
                 continue
             if packet.pts is not None and packet.pts > target:
-                self.report.packets += 1
+                self.report.packet_pts.append(packet.pts)
             try:
                 yield from packet.decode()
             except av.error.FFmpegError as exc:
-                self.report.failed_pts.append(packet.pts)
-                logger.warning(f"skipping undecodable packet at pts {packet.pts}: {exc}")
+                self.report.errors += 1
+                logger.warning(f"decode error near pts {packet.pts} (skipped): {exc}")
         yield from self._stream.codec_context.decode(None)
 
     def __iter__(self) -> Iterator[Frame]:
@@ -183,7 +232,8 @@ class FileSource:
             frames = self._resumed()
         else:
             frames = self._decoded()
-            self.report.packets = self._probe_packets  # consumed while probing
+            self.report.packet_pts.extend(self._probe_pts)  # consumed while probing
+        frames = _in_pts_order(frames)
         matrix = matrix_for(info.colorspace, info.height)
         rng = range_for(info.color_range, info.pix_fmt)
         fallback_tb = Fraction(1, 1) / info.rate if info.rate else info.time_base
@@ -196,7 +246,7 @@ class FileSource:
                 logger.warning(f"frame {index} changes size to {vf.width}x{vf.height}")
             image = frame_to_rgb(vf, matrix, rng, info.high_bit_depth)
             pts, tb = (vf.pts, info.time_base) if vf.pts is not None else (index, fallback_tb)
-            self.report.frames += 1
+            self.report.frame_pts.append(pts)
             yield Frame(image=image, pts=pts, time_base=tb, index=index,
                         captured_at=time.monotonic(), meta={"key_frame": vf.key_frame})
             index += 1
