@@ -1,0 +1,313 @@
+"""Live sources (RTSP, HTTP/HLS, webcams, files paced as a camera) behind the file source's interface.
+
+``LiveSource`` is an iterator of ``Frame`` with ``.info``, and a context manager, like ``FileSource``.
+Unlike a file it never just ends: when the stream stalls (the watchdog sees no frame for
+``stall_timeout`` seconds) or drops, it reconnects with capped exponential backoff, logging one line
+per try, and carries on with pts that keep increasing (so the same sink keeps writing one output).
+``max_retries`` consecutive failed tries end it with a ``RainstreamError``. URLs are only ever
+logged or raised in redacted form (``rtsp://user:***@host``).
+"""
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import cv2
+from loguru import logger
+
+from rainstream.errors import RainstreamError
+from rainstream.frames import Frame
+from rainstream.io.live_connection import (PERMANENT_ERRORS, Connection, Target, describe_error,
+                                           resolve_target)
+from rainstream.io.live_queue import END, DropOldestQueue, Failure
+from rainstream.io.video_info import VideoInfo
+
+OUTPUT_TIME_BASE = Fraction(1, 90000)  # RTP's video clock: fine enough for any frame rate
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How to talk to a live source; filled from ``rainstream run`` flags or ``rainstream.stream``."""
+
+    transport: str = "tcp"  # RTSP: tcp (default, firewall-friendly, no packet loss) or udp
+    open_timeout: float = 10.0  # seconds to connect
+    read_timeout: float = 5.0  # FFmpeg/PyAV read timeout (seconds without data)
+    stall_timeout: float = 5.0  # watchdog: seconds without a decoded frame -> tear down, reconnect
+    max_retries: int = 20  # consecutive failed reconnects before giving up; -1 = never give up
+    backoff_initial: float = 0.5  # first wait before reconnecting, doubled each failed try...
+    backoff_max: float = 10.0  # ...up to this
+    realtime: bool = True  # files: deliver at their frame rate, like a camera
+    video_size: str | None = None  # webcam: e.g. 1280x720
+    framerate: str | None = None  # webcam: e.g. 30
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("tcp", "udp"):
+            raise RainstreamError(f"--transport must be tcp or udp, not {self.transport!r}")
+        for name in ("open_timeout", "read_timeout", "stall_timeout", "backoff_initial", "backoff_max"):
+            if getattr(self, name) <= 0:
+                raise RainstreamError(f"{name.replace('_', '-')} must be > 0")
+        if self.max_retries < -1:
+            raise RainstreamError("--max-retries must be >= 0, or -1 for no limit")
+
+
+def backoff_delays(initial: float, maximum: float) -> Iterator[float]:
+    """0.5, 1, 2, 4, 8, 10, 10, ... seconds: quick on a blip, gentle on a dead camera."""
+    delay = initial
+    while True:
+        yield min(delay, maximum)
+        delay = min(delay * 2, maximum)
+
+
+class Watchdog:
+    """A thread that calls ``on_stall`` when ``beat()`` has not been called for ``timeout`` seconds."""
+
+    def __init__(self, timeout: float, on_stall, name: str = "rainstream-watchdog"):
+        self.timeout = timeout
+        self._on_stall = on_stall
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=name, daemon=True)
+        self._thread.start()
+
+    def beat(self) -> None:
+        self._last = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(min(0.1, self.timeout / 4)):
+            idle = time.monotonic() - self._last
+            if idle >= self.timeout:
+                self._on_stall(idle)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class LiveSource:
+    """Frames from a live stream, reconnecting through stalls and drops (see module docstring).
+
+    The first connection is made in the constructor, so a wrong URL, password or path fails here
+    with one clear line. ``reconnects`` counts successful reconnections; ``dropped`` counts frames
+    the reader discarded because nobody consumed them fast enough.
+    """
+
+    def __init__(self, spec: str, options: LiveOptions = LiveOptions()):
+        self.options = options
+        self.target: Target = resolve_target(spec, options.transport, options.read_timeout,
+                                             options.video_size, options.framerate)
+        self.reconnects = 0
+        self._queue = DropOldestQueue(4)
+        self._closed = threading.Event()
+        self._conn: Connection | None = None
+        self._connect(first=True)
+        self.info = self._describe()
+        self._last_pts: int | None = None
+        self._last_at = 0.0
+        self._index = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
+
+    @property
+    def is_file(self) -> bool:
+        return self.target.kind == "file"
+
+    # -- connecting ----------------------------------------------------------------------------
+    def _open(self) -> Connection:
+        o = self.options
+        conn = Connection(self.target, self._queue, o.open_timeout, o.read_timeout)
+        conn.start()
+        return conn
+
+    def _connect(self, first: bool) -> None:
+        """Connect, retrying with backoff; permanent errors on the very first try fail at once."""
+        delays = backoff_delays(self.options.backoff_initial, self.options.backoff_max)
+        limit = self.options.max_retries
+        tries = 0
+        while True:
+            if first and tries == 0:
+                wait = 0.0
+            else:
+                tries += 1
+                if limit >= 0 and tries > limit:
+                    raise RainstreamError(f"gave up on {self.target.safe} after {limit} reconnect "
+                                          f"tries; last error: {self._last_error}")
+                wait = next(delays)
+                logger.warning(f"reconnecting to {self.target.safe} in {wait:.1f} s "
+                               f"(try {tries}{'' if limit < 0 else f'/{limit}'})")
+                if self._closed.wait(wait):
+                    raise _Closed
+            try:
+                self._conn = self._open()
+            except RainstreamError:
+                raise
+            except PERMANENT_ERRORS as exc:
+                self._last_error = describe_error(exc)
+                if first:
+                    raise RainstreamError(f"cannot open {self.target.safe}: {self._last_error}") from None
+                logger.warning(f"connect to {self.target.safe} failed: {self._last_error}")
+            except Exception as exc:  # noqa: BLE001 - network errors of every kind: retry
+                self._last_error = describe_error(exc)
+                if first and (self.target.kind != "network" or self.options.max_retries == 0):
+                    raise RainstreamError(f"cannot open {self.target.safe}: {self._last_error}") from None
+                logger.warning(f"connect to {self.target.safe} failed: {self._last_error}")
+            else:
+                if not first:
+                    self.reconnects += 1
+                    logger.info(f"reconnected to {self.target.safe}")
+                return
+
+    _last_error = ""
+
+    def _describe(self) -> VideoInfo:
+        """Size and pixel format come from the codec (the first frame has not been decoded yet)."""
+        conn = self._conn
+        cc = conn.stream.codec_context
+        width, height = cc.width, cc.height
+        pix_fmt = cc.format.name if cc.format else "yuv420p"
+        if not width or not height:
+            raise RainstreamError(f"{self.target.safe}: the stream does not announce its picture size")
+        return VideoInfo(width=width, height=height, time_base=OUTPUT_TIME_BASE, rate=conn.rate,
+                         pix_fmt=pix_fmt, codec=cc.name, duration=None, frame_count=None)
+
+    # -- reading -------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while not self._closed.is_set():
+                conn = self._conn
+                yield from self._frames_of(conn)
+                if self._closed.is_set():
+                    return
+                if self.is_file and not conn.reason.startswith(("stalled", "Failure")) \
+                        and conn.reason == "ended":
+                    return  # a file simply ends
+                logger.warning(f"stream {self.target.safe} {conn.reason}")
+                conn.teardown(conn.reason)
+                if not conn.join(timeout=2.0):
+                    logger.warning("the old connection's reader is still blocked; leaving it behind")
+                self._queue.clear()
+                self._connect(first=False)
+        except _Closed:
+            return
+
+    def _frames_of(self, conn: Connection) -> Iterator[Frame]:
+        """Frames of one connection, with pts rebased onto one increasing timeline."""
+        watchdog = Watchdog(self.options.stall_timeout,
+                            lambda idle: self._stalled(conn, idle))
+        first_pts = None
+        base = None
+        pace_start = None
+        try:
+            while True:
+                item = self._queue.get()
+                if item is END:
+                    return
+                if isinstance(item, Failure):
+                    if self.is_file and conn.reason.startswith("stalled"):
+                        return
+                    return  # conn.reason holds the error text; the caller reconnects
+                watchdog.beat()
+                image, pts, captured_at = item
+                if (image.shape[1], image.shape[0]) != (self.info.width, self.info.height):
+                    image = cv2.resize(image, (self.info.width, self.info.height),
+                                       interpolation=cv2.INTER_AREA)
+                seconds = None if pts is None else float((pts - (first_pts if first_pts is not None
+                                                                  else pts)) * conn.time_base)
+                if first_pts is None and pts is not None:
+                    first_pts = pts
+                    seconds = 0.0
+                if base is None:
+                    base = self._next_base(captured_at)
+                out = self._out_pts(base, seconds, captured_at)
+                if self.is_file and self.options.realtime and seconds is not None:
+                    pace_start = pace_start or time.monotonic()
+                    delay = pace_start + seconds - time.monotonic()
+                    if delay > 0 and self._closed.wait(delay):
+                        return
+                    captured_at = time.monotonic()
+                self._last_pts, self._last_at = out, captured_at
+                frame = Frame(image=image, pts=out, time_base=OUTPUT_TIME_BASE, index=self._index,
+                              captured_at=captured_at, meta={"source": "live"})
+                self._index += 1
+                yield frame
+        finally:
+            watchdog.stop()
+
+    def _frame_ticks(self) -> int:
+        rate = self.info.rate or Fraction(25)
+        return max(1, int(round(1 / (rate * OUTPUT_TIME_BASE))))
+
+    def _next_base(self, captured_at: float) -> int:
+        """Where a new connection's timeline starts: after the last frame, plus the outage's length."""
+        if self._last_pts is None:
+            return 0
+        gap = int(round((captured_at - self._last_at) / OUTPUT_TIME_BASE))
+        return self._last_pts + max(self._frame_ticks(), gap)
+
+    def _out_pts(self, base: int, seconds: float | None, captured_at: float) -> int:
+        if seconds is None:  # no timestamp: use the arrival clock
+            seconds = 0.0 if self._last_pts is None else (
+                (self._last_pts - base) * OUTPUT_TIME_BASE + (captured_at - self._last_at))
+        out = base + int(round(seconds / OUTPUT_TIME_BASE))
+        if self._last_pts is not None and out <= self._last_pts:
+            out = self._last_pts + 1  # never repeat or go back (B-frame-free live video rarely does)
+        return out
+
+    def _stalled(self, conn: Connection, idle: float) -> None:
+        logger.warning(f"watchdog: no frame from {self.target.safe} for {idle:.1f} s; "
+                       "tearing the connection down")
+        conn.teardown(f"stalled (no frame for {idle:.1f} s)")
+        self._queue.put(END)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Stop from another thread: the iterator ends soon after, even if the camera is silent."""
+        self._closed.set()
+        if self._conn is not None:
+            self._conn.teardown("closed")
+        self._queue.put(END)
+
+    def close(self) -> None:
+        self.interrupt()
+        if self._conn is not None:
+            self._conn.join(timeout=2.0)
+
+    def __enter__(self) -> "LiveSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Closed(Exception):
+    """close() was called while waiting to reconnect."""
+
+
+def open_live_source(spec: str, options: LiveOptions | None = None, **kwargs) -> LiveSource:
+    """The factory ``rainstream.io.open_source`` calls for URLs and webcams."""
+    if options is None:
+        options = LiveOptions(**kwargs)
+    return LiveSource(spec, options)
+
+
+# -- CLI glue (``rainstream run`` adds these flags; parsing only) ----------------------------------
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("live streams (rtsp://, http(s)://, webcam:N, --live)")
+    g.add_argument("--transport", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
+    g.add_argument("--max-retries", type=int, dest="max_retries",
+                   help="reconnect tries before giving up (default 20, -1 = forever)")
+    g.add_argument("--stall-timeout", type=float, dest="stall_timeout",
+                   help="seconds without a frame before reconnecting (default 5)")
+    g.add_argument("--duration", type=float, help="stop recording after this many seconds")
+    g.add_argument("--video-size", dest="video_size", help="webcam capture size, e.g. 1280x720")
+
+
+def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
+    values = {k: getattr(args, k, None) for k in ("transport", "max_retries", "stall_timeout",
+                                                  "video_size")}
+    return LiveOptions(**{k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,229 @@
+"""One connection to a live source: PyAV open with timeouts, a reader thread, and a hard teardown.
+
+PyAV reads block inside FFmpeg without the GIL. PyAV's ``timeout=(open, read)`` installs FFmpeg's
+interrupt callback, which FFmpeg's network code polls, so a silent RTSP server does raise after
+``read_timeout`` (verified with PyAV 18 / FFmpeg 8 against a SIGSTOPped server). It does not cover
+every stall: a server that keeps the socket alive (RTCP, keep-alives, audio) but sends no video,
+or a read that blocks somewhere the callback is not polled. So the watchdog (``live.py``) also
+calls ``teardown()``, which never touches the container from another thread (closing it under a
+running read is a use-after-free) but shuts down the connection's own sockets at the OS level; the
+blocked read then returns and the reader thread closes the container itself.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+from loguru import logger
+
+from rainstream.errors import RainstreamError
+from rainstream.io.colour import frame_to_rgb, is_high_bit_depth, matrix_for, range_for
+from rainstream.io.live_queue import END, DropOldestQueue, Failure
+from rainstream.log import redact
+
+NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to hand to ``av.open``: the URL or device path, a forced format, and options."""
+
+    url: str
+    format: str | None = None
+    options: dict = field(default_factory=dict)
+    kind: str = "network"  # network | webcam | file
+
+    @property
+    def safe(self) -> str:
+        """The URL with any password hidden; the only form that may reach a log or an error."""
+        return redact(self.url)
+
+
+def resolve_target(spec: str, transport: str = "tcp", read_timeout: float = 5.0,
+                   video_size: str | None = None, framerate: str | None = None) -> Target:
+    """Turn ``rtsp://...``, ``http(s)://...``, ``webcam:0``, ``/dev/video0`` or a path into a Target.
+
+    FFmpeg 5+ dropped RTSP's ``stimeout``; ``timeout`` is now its socket I/O timeout in microseconds
+    (``rw_timeout`` for the other protocols), so both are set here besides PyAV's own timeout.
+    """
+    spec = str(spec)
+    us = str(int(read_timeout * 1_000_000))
+    scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
+    if scheme in ("rtsp", "rtsps"):
+        if transport not in ("tcp", "udp"):
+            raise RainstreamError(f"--transport must be tcp or udp, not {transport!r}")
+        return Target(spec, None, {"rtsp_transport": transport, "timeout": us,
+                                   "fflags": "nobuffer", "max_delay": "500000"})
+    if scheme in NETWORK_SCHEMES:
+        return Target(spec, None, {"rw_timeout": us})
+    m = re.fullmatch(r"webcam:(\d+)", spec, flags=re.IGNORECASE)
+    if m or spec.startswith("/dev/video"):
+        device = f"/dev/video{m.group(1)}" if m else spec
+        if not os.path.exists(device):
+            raise RainstreamError(f"webcam not found: {device} (is the camera plugged in, and is "
+                                  "the device passed into the container?)")
+        opts = {}
+        if video_size:
+            opts["video_size"] = video_size
+        if framerate:
+            opts["framerate"] = str(framerate)
+        return Target(device, "v4l2", opts, kind="webcam")
+    if scheme:
+        raise RainstreamError(f"unsupported stream URL scheme {scheme}:// in {redact(spec)}")
+    if not os.path.isfile(spec):
+        raise RainstreamError(f"input not found: {spec}")
+    return Target(spec, None, {}, kind="file")
+
+
+# Errors that another try will not fix: fail at once instead of retrying for minutes.
+PERMANENT_ERRORS = (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError,
+                    av.error.HTTPNotFoundError, av.error.ProtocolNotFoundError,
+                    av.error.InvalidDataError, FileNotFoundError, PermissionError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line, password-free: PyAV puts the full URL (with credentials) into its messages."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return redact(f"{type(exc).__name__}: {text}")
+
+
+class Connection:
+    """An open container plus the thread that decodes it into ``queue`` as ``(image, pts, t)`` items.
+
+    The queue receives frames, then ``END`` (stream ended) or a ``Failure`` (read error). ``reason``
+    says why the connection finished. Construct it to connect; errors propagate to the caller.
+    """
+
+    def __init__(self, target: Target, queue: DropOldestQueue, open_timeout: float, read_timeout: float):
+        self.target = target
+        self.queue = queue
+        self.reason = ""
+        self._stop = threading.Event()
+        before = _socket_inodes()
+        self.container = av.open(target.url, "r", format=target.format, options=dict(target.options),
+                                 timeout=(open_timeout, read_timeout))
+        # Sockets this open created: the ones teardown() may shut down.
+        self._inodes = _socket_inodes() - before
+        try:
+            if not self.container.streams.video:
+                raise RainstreamError(f"{target.safe} has no video stream")
+            self.stream = self.container.streams.video[0]
+            self.stream.thread_type = "AUTO" if target.kind == "file" else "SLICE"  # SLICE: no frame delay
+        except BaseException:
+            self.container.close()
+            raise
+        cc = self.stream.codec_context
+        self.time_base = Fraction(self.stream.time_base or Fraction(1, 90000))
+        rate = self.stream.average_rate or self.stream.guessed_rate or cc.framerate
+        self.rate = Fraction(rate) if rate else None
+        self._thread = threading.Thread(target=self._read, name="rainstream-live-reader", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _read(self) -> None:
+        matrix = rng = None
+        high = False
+        try:
+            for packet in self.container.demux(self.stream):
+                if self._stop.is_set():
+                    break
+                if packet.size == 0:
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    continue  # a damaged packet (lost RTP data): the next keyframe recovers
+                for vf in frames:
+                    if matrix is None:
+                        high = is_high_bit_depth(vf.format.name)
+                        matrix = matrix_for(int(vf.colorspace or 2), vf.height)
+                        rng = range_for(int(vf.color_range or 0), vf.format.name)
+                    image = frame_to_rgb(vf, matrix, rng, high)
+                    self.queue.put((image, vf.pts, time.monotonic()))
+            self.reason = self.reason or "ended"
+            self.queue.put(END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            if self._stop.is_set():
+                self.queue.put(END)
+            else:
+                self.reason = describe_error(exc)
+                self.queue.put(Failure(exc))
+        finally:
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - already finishing
+                pass
+
+    def teardown(self, reason: str) -> None:
+        """Stop this connection from any thread, even while its read is blocked in FFmpeg."""
+        if self._stop.is_set():
+            return
+        self.reason = reason
+        self._stop.set()
+        _shutdown_sockets(self._inodes)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the reader to finish; False if it is still stuck (it is a daemon, left behind)."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+def _socket_inodes() -> set[int]:
+    """Inodes of this process's open sockets (Linux /proc; empty elsewhere)."""
+    found = set()
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for name in names:
+        try:
+            link = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            found.add(int(link[8:-1]))
+    return found
+
+
+def _shutdown_sockets(inodes: set[int]) -> int:
+    """``shutdown()`` the sockets with these inodes; a read blocked on them returns at once.
+
+    Works on a dup of the descriptor, so FFmpeg's own descriptor stays valid (no fd reuse race)
+    and is closed by FFmpeg when the reader thread closes the container.
+    """
+    done = 0
+    if not inodes:
+        return done
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return done
+    for name in names:
+        try:
+            link = os.readlink(f"/proc/self/fd/{name}")
+            if not link.startswith("socket:[") or int(link[8:-1]) not in inodes:
+                continue
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+            done += 1
+        except OSError:
+            pass  # e.g. an unconnected UDP socket
+        finally:
+            sock.close()
+    logger.debug(f"watchdog: shut down {done} socket(s)")
+    return done
