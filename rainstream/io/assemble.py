@@ -46,21 +46,51 @@ def _packets(container: av.container.InputContainer, streams, end_time: float | 
         yield t, order, next(counter), packet
 
 
-def _segment_packets(segments: list[tuple[str, Fraction]]) -> Iterator[tuple[float, int, int, av.Packet]]:
-    """Video packets of all segments, shifted back from segment-relative to absolute time."""
-    counter = itertools.count()
-    for path, offset in segments:
+def _reorder_depth(segments: list[tuple[str, Fraction]]) -> int:
+    """Largest frame-reorder delay (B-frames) of any segment: how far a packet's decode position
+    runs ahead of its presentation rank. A demux-only pass; no decoding."""
+    depth = 0
+    for path, _ in segments:
         with av.open(path) as seg:
-            for packet in seg.demux(seg.streams.video[0]):
-                if packet.size == 0:
-                    continue
-                shift = offset / packet.time_base
-                if shift.denominator != 1:
-                    raise RainstreamError(f"segment {path}: offset {offset} s is not a whole number "
-                                          f"of ticks of {packet.time_base}")
-                packet.pts += int(shift)
-                packet.dts += int(shift)
-                yield float(packet.dts * packet.time_base), 0, next(counter), packet
+            pts = [p.pts for p in seg.demux(seg.streams.video[0]) if p.size]
+        rank = {v: r for r, v in enumerate(sorted(pts))}
+        depth = max([depth] + [j - rank[v] for j, v in enumerate(pts)])
+    return depth
+
+
+def _segment_packets(segments: list[tuple[str, Fraction]]) -> Iterator[tuple[float, int, int, av.Packet]]:
+    """Video packets of all segments in decode order, with absolute pts and one dts convention.
+
+    Each segment has its own encoder, and a short one may come out with less B-frame delay than
+    the others, which would make dts jump back at the join. So dts are rebuilt over the whole
+    stream: the i-th packet in decode order gets the (i - depth)-th smallest pts, which is never
+    after its own pts and always increasing.
+    """
+    depth = _reorder_depth(segments)
+    counter = itertools.count()
+    tail: list[int] = []  # the last ``depth`` sorted pts of earlier segments
+    for path, offset in segments:
+        with av.open(path) as seg:  # packets must not outlive their container
+            packets = [p for p in seg.demux(seg.streams.video[0]) if p.size]
+            if not packets:
+                continue
+            tb = packets[0].time_base
+            shift = offset / tb
+            if shift.denominator != 1:
+                raise RainstreamError(f"segment {path}: offset {offset} s is not a whole number of ticks of {tb}")
+            for p in packets:
+                p.pts += int(shift)
+            ordered = sorted(p.pts for p in packets)
+            if not tail:  # very first packets: extrapolate before the first pts
+                step = (ordered[1] - ordered[0]) if len(ordered) > 1 else 1
+                tail = [ordered[0] - (depth - k) * step for k in range(depth)]
+            stream_pts = tail + ordered
+            for j, p in enumerate(packets):
+                p.dts = stream_pts[j]
+                if p.dts > p.pts:
+                    raise AssertionError(f"segment {path}: rebuilt dts after pts")  # cannot happen
+                yield float(p.dts * tb), 0, next(counter), p
+        tail = stream_pts[len(stream_pts) - depth:] if depth else []
 
 
 def assemble(segment_paths: list[tuple[str, Fraction]], output: str, passthrough_from: str | None = None,

@@ -191,6 +191,8 @@ class FileSource:
             yield from frames
         try:
             yield from self._stream.codec_context.decode(None)
+        except av.error.EOFError:
+            pass  # already flushed while probing a very short file
         except av.error.FFmpegError as exc:
             logger.warning(f"decoder flush failed: {exc}")
 
