@@ -220,11 +220,14 @@ def _check_output(input_path: str | None, output: str) -> None:
         raise RainstreamError(f"output is a folder, expected a video file name: {output}")
     probe = temp_path_for(output)
     try:
+        with open(probe, "wb"):
+            pass
+    except OSError as exc:
+        raise RainstreamError(f"cannot write to the output folder {folder}: {exc.strerror or exc}") from None
+    try:
         import av
 
-        av.open(probe, "w").close()
-    except PermissionError:
-        raise RainstreamError(f"output folder is not writable: {folder}") from None
+        av.open(probe, "w").close()  # does FFmpeg know a container for this extension?
     except (ValueError, av.error.FFmpegError, OSError) as exc:
         msg = getattr(exc, "strerror", None) or str(exc)
         raise RainstreamError(f"cannot write {output}: {msg} (is the extension a video container, "
@@ -256,9 +259,12 @@ def _prepare_journal(work_dir: str, input_path: str | None, options: PipelineOpt
         logger.info("nothing to resume for this output; starting from the beginning")
     elif os.path.isdir(work_dir):
         logger.info("discarding an earlier unfinished job for this output (use --resume to continue it)")
-    if os.path.isdir(work_dir):
-        shutil.rmtree(work_dir)
-    os.makedirs(work_dir)
+    try:
+        if os.path.isdir(work_dir):
+            shutil.rmtree(work_dir)
+        os.makedirs(work_dir)
+    except OSError as exc:
+        raise RainstreamError(f"cannot create the work folder {work_dir}: {exc.strerror or exc}") from None
     journal = Journal(input_signature=signature, options=job_options)
     journal.save(work_dir)
     return journal
