@@ -202,3 +202,15 @@ def test_sink_error_reaches_the_caller(tmp_path):
     with pytest.raises(RainstreamError, match="size changes are not supported"):
         derain_video(path, tmp_path / "out.mp4", _WrongSizeEngine(), opts())
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_pipeline_bench_times_the_same_frames(tmp_path):
+    from rainstream.pipeline_bench import run_pipeline_bench
+
+    clip = make_clip(tmp_path / "b.mp4", frames=9)
+    engine = InvertEngine(delay_s=0.01)
+    result = run_pipeline_bench(clip, engine, batch=2)
+    assert result.frames == 9
+    assert engine.calls == 1 + 5 + 5  # warm-up, engine-only pass, pipeline pass
+    assert result.end_to_end_fps > 0 and result.engine_fps > 0
+    assert "efficiency" in result.line()
