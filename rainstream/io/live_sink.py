@@ -155,7 +155,7 @@ class LiveSink:
         return self
 
     def __exit__(self, exc_type, *rest) -> None:
-        if exc_type is None:
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
             self.close()
         else:
             self.abort()
