@@ -8,7 +8,7 @@ from loguru import logger
 
 from rainstream.errors import CheckpointError
 from rainstream.model.checkpoint import infer_dim, ours_to_official, read_weights
-from rainstream.model.config import NeRDRainConfig, variant_config
+from rainstream.model.config import VARIANTS, NeRDRainConfig, variant_config
 from rainstream.model.network import NeRDRain
 
 
@@ -54,7 +54,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def load_model(variant: str = "nerd_rain_s", weights: str | Path | None = None,
+def load_model(variant: str | NeRDRainConfig = "nerd_rain_s", weights: str | Path | None = None,
                device: str | torch.device = "cpu") -> NeRDRain:
     """NeRD-Rain in eval mode on ``device``.
 
