@@ -1,0 +1,58 @@
+"""Export of the real (tiny) model: one graph with no breaks, ONNX in onnxruntime and the saved
+ExportedProgram both match eager. Capturing NeRD-Rain takes tens of seconds on CPU, so it is done once."""
+import numpy as np
+import pytest
+import torch
+
+from rainstream.cli.main import main
+from rainstream.engine.export import INPUT_NAME, capture, write_program
+
+TILE = 64
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from rainstream.model import build_model
+
+    torch.manual_seed(0)
+    return build_model("nerd_rain_tiny").eval()
+
+
+@pytest.fixture(scope="module")
+def program(tiny):
+    # strict=True traces with TorchDynamo and raises on any graph break: success means the model compiles
+    # as one graph (what the compile backend's fullgraph=True needs).
+    return capture(tiny, tile=TILE, batch=1, strict=True)
+
+
+@pytest.mark.slow
+def test_exported_program_saved_and_reloaded_matches_eager(program, tiny, tmp_path):
+    path = write_program(program, tmp_path / "tiny.pt2", fmt="exported-program")
+    assert not list(tmp_path.glob(".*partial*"))
+    x = torch.rand(1, 3, TILE, TILE)
+    with torch.inference_mode():
+        expected = tiny(x)
+    torch.testing.assert_close(torch.export.load(path).module()(x), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = write_program(program, tmp_path / "tiny.onnx", fmt="onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(1, 3, TILE, TILE)
+    got = session.run(None, {INPUT_NAME: x.numpy()})[0]
+    with torch.inference_mode():
+        expected = tiny(x).numpy()
+    assert np.abs(got - expected).max() < 1e-4
+
+
+def test_cli_export_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    assert main(["export", "--format", "onnx", "--variant", "nerd_rain_tiny",
+                 "-o", str(tmp_path / "missing" / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: output folder") and "Traceback" not in "".join(err)
+    assert main(["export", "--format", "onnx", "--weights", str(tmp_path / "none.pth"),
+                 "-o", str(tmp_path / "x.onnx")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error:")
+    assert not list(tmp_path.iterdir())
