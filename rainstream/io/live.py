@@ -23,7 +23,7 @@ from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
 from rainstream.io.live_connection import (PERMANENT_ERRORS, Connection, Target, describe_error,
                                            resolve_target)
-from rainstream.io.live_queue import END, DropOldestQueue, Failure
+from rainstream.io.live_queue import END, Failure
 from rainstream.io.video_info import VideoInfo
 
 OUTPUT_TIME_BASE = Fraction(1, 90000)  # RTP's video clock: fine enough for any frame rate
@@ -100,7 +100,7 @@ class LiveSource:
         self.target: Target = resolve_target(spec, options.transport, options.read_timeout,
                                              options.video_size, options.framerate)
         self.reconnects = 0
-        self._queue = DropOldestQueue(4)
+        self._dropped_before = 0  # by earlier connections
         self._closed = threading.Event()
         self._conn: Connection | None = None
         self._connect(first=True)
@@ -111,7 +111,7 @@ class LiveSource:
 
     @property
     def dropped(self) -> int:
-        return self._queue.dropped
+        return self._dropped_before + (self._conn.queue.dropped if self._conn else 0)
 
     @property
     def is_file(self) -> bool:
@@ -120,7 +120,7 @@ class LiveSource:
     # -- connecting ----------------------------------------------------------------------------
     def _open(self) -> Connection:
         o = self.options
-        conn = Connection(self.target, self._queue, o.open_timeout, o.read_timeout)
+        conn = Connection(self.target, o.open_timeout, o.read_timeout)
         conn.start()
         return conn
 
@@ -183,14 +183,13 @@ class LiveSource:
                 yield from self._frames_of(conn)
                 if self._closed.is_set():
                     return
-                if self.is_file and not conn.reason.startswith(("stalled", "Failure")) \
-                        and conn.reason == "ended":
+                if self.is_file and conn.reason == "ended":
                     return  # a file simply ends
-                logger.warning(f"stream {self.target.safe} {conn.reason}")
-                conn.teardown(conn.reason)
+                logger.warning(f"stream {self.target.safe} {conn.reason or 'ended'}")
+                conn.teardown(conn.reason or "ended")
                 if not conn.join(timeout=2.0):
                     logger.warning("the old connection's reader is still blocked; leaving it behind")
-                self._queue.clear()
+                self._dropped_before += conn.queue.dropped
                 self._connect(first=False)
         except _Closed:
             return
@@ -204,13 +203,9 @@ class LiveSource:
         pace_start = None
         try:
             while True:
-                item = self._queue.get()
-                if item is END:
-                    return
-                if isinstance(item, Failure):
-                    if self.is_file and conn.reason.startswith("stalled"):
-                        return
-                    return  # conn.reason holds the error text; the caller reconnects
+                item = conn.queue.get()
+                if item is END or isinstance(item, Failure):
+                    return  # conn.reason says why; the caller reconnects (or ends, for a file)
                 watchdog.beat()
                 image, pts, captured_at = item
                 if (image.shape[1], image.shape[0]) != (self.info.width, self.info.height):
@@ -262,7 +257,6 @@ class LiveSource:
         logger.warning(f"watchdog: no frame from {self.target.safe} for {idle:.1f} s; "
                        "tearing the connection down")
         conn.teardown(f"stalled (no frame for {idle:.1f} s)")
-        self._queue.put(END)
 
     # -- lifetime ------------------------------------------------------------------------------
     def interrupt(self) -> None:
@@ -270,7 +264,6 @@ class LiveSource:
         self._closed.set()
         if self._conn is not None:
             self._conn.teardown("closed")
-        self._queue.put(END)
 
     def close(self) -> None:
         self.interrupt()

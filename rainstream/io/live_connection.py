@@ -96,13 +96,14 @@ def describe_error(exc: BaseException) -> str:
 class Connection:
     """An open container plus the thread that decodes it into ``queue`` as ``(image, pts, t)`` items.
 
-    The queue receives frames, then ``END`` (stream ended) or a ``Failure`` (read error). ``reason``
-    says why the connection finished. Construct it to connect; errors propagate to the caller.
+    The queue (one per connection, so a reader left behind cannot disturb its successor) receives
+    frames, then ``END`` (stream ended) or a ``Failure`` (read error). ``reason`` says why the
+    connection finished. Construct it to connect; errors propagate to the caller.
     """
 
-    def __init__(self, target: Target, queue: DropOldestQueue, open_timeout: float, read_timeout: float):
+    def __init__(self, target: Target, open_timeout: float, read_timeout: float, queue_frames: int = 4):
         self.target = target
-        self.queue = queue
+        self.queue = DropOldestQueue(queue_frames)
         self.reason = ""
         self._stop = threading.Event()
         before = _socket_inodes()
@@ -168,6 +169,7 @@ class Connection:
         self.reason = reason
         self._stop.set()
         _shutdown_sockets(self._inodes)
+        self.queue.put(END)  # wake the consumer now, whatever the reader is doing
 
     def join(self, timeout: float) -> bool:
         """Wait for the reader to finish; False if it is still stuck (it is a daemon, left behind)."""

@@ -25,7 +25,7 @@ from rainstream.log import redact
 FILE_FORMATS = {".mkv": "matroska", ".webm": "matroska", ".ts": "mpegts", ".m2ts": "mpegts",
                 ".mp4": "mp4", ".mov": "mov"}
 PUBLISH_FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv"}
-_FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+_FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
 
 
 def is_publish_url(output: str) -> bool:
@@ -81,6 +81,8 @@ class LiveSink:
             self._path = recording_path(self.output)
             self._format = FILE_FORMATS[os.path.splitext(self.output)[1].lower()]
             self._options = {"flush_packets": "1"}
+            if self._format == "matroska":
+                self._options["cluster_time_limit"] = "1000"  # ms: a crash loses at most ~1 s
             if self._format in ("mp4", "mov"):
                 self._options.update(_FRAGMENTED)
 
