@@ -432,7 +432,9 @@ def check_job(input: str, output: str, options: PipelineOptions = PipelineOption
     input, output = os.fspath(input), os.fspath(output)
     options.encode.validate()
     if is_live_spec(input):
-        _check_output(None, output)
+        from rainstream.io.live_sink import check_live_output
+
+        check_live_output(output)
         return
     if not os.path.exists(input):
         raise RainstreamError(f"input not found: {input}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -15,6 +16,9 @@ EXAMPLES = """examples:
   rainstream run photo.jpg -o photo_derained.png
   rainstream run shots/ -o shots_derained/                # every image in a folder
   rainstream run in.mp4 -o out.mp4 --config configs/run.yaml
+  rainstream run rtsp://user:pass@10.0.0.5/stream -o cam.mkv    # live: record, reconnect, bounded latency
+  rainstream run --source webcam:0 -o webcam.mkv --duration 60
+  rainstream run rtsp://10.0.0.5/stream -o rtmp://127.0.0.1/live/derained   # re-publish
 
 --config YAML sections (command-line flags win):
   model:   {variant: nerd_rain_s, weights: models/x.safetensors}
@@ -41,7 +45,9 @@ def register(subparsers) -> None:
         description="Derain INPUT into OUTPUT. A video keeps its timing, audio, subtitles, colour "
                     "tags and rotation; an image gives an image; a folder gives a folder.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="video file, image, folder of images, or stream URL")
+    p.add_argument("input", metavar="INPUT", nargs="?",
+                   help="video file, image, folder of images, stream URL (rtsp://, http(s)://) or webcam:N")
+    p.add_argument("--source", metavar="SPEC", help="same as INPUT, e.g. --source webcam:0")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output file (container/format from its extension) or folder")
     p.add_argument("--config", metavar="YAML", help="settings file (see below); flags override it")
@@ -71,6 +77,9 @@ def register(subparsers) -> None:
     j.add_argument("--allow-missing-frames", action="store_true",
                    help="write the output even if some input frames cannot be decoded")
     j.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from rainstream.io.live import add_live_arguments
+
+    add_live_arguments(p)
     p.set_defaults(func=handle, queue_frames=None)
 
 
@@ -110,10 +119,13 @@ def settings_from(args: argparse.Namespace) -> dict:
 
 def handle(args: argparse.Namespace) -> int:
     from rainstream.engine import Derainer, EngineConfig
-    from rainstream.io import EncodeOptions
+    from rainstream.io import EncodeOptions, is_live_spec
     from rainstream.model import load_model
     from rainstream.pipeline import Interrupted, PipelineOptions, check_job, derain_path
 
+    args.input = args.source or args.input
+    if not args.input:
+        raise RainstreamError("no input: give INPUT or --source")
     s = settings_from(args)
     pick = lambda *names: {n: s[n] for n in names if s[n] is not None}  # noqa: E731
     engine_cfg = EngineConfig(**pick("tile", "overlap", "max_tiles", "precision", "backend", "device"))
@@ -129,6 +141,14 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as exc:  # unknown variant
         raise RainstreamError(str(exc)) from None
     derainer = Derainer(model, engine_cfg)
+    if is_live_spec(args.input):
+        from rainstream.io.live import live_options_from_args
+        from rainstream.io.live_run import derain_live
+
+        live_encode = dataclasses.replace(encode, preset=s["preset"] or "veryfast")
+        derain_live(args.input, args.output, derainer, live_options_from_args(args),
+                    encode=live_encode, duration=args.duration)
+        return 0
     try:
         derain_path(args.input, args.output, derainer, options)
     except Interrupted as exc:
