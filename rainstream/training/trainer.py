@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 import warnings
 from contextlib import nullcontext
@@ -106,10 +107,10 @@ class Trainer:
         self.model = self._build_model().to(self.device).train()
         self.loss_fn = NeRDRainLoss(config.loss.fft_weight, config.loss.edge_weight, config.loss.inr_weight,
                                     config.loss.eps)
-        if self.dist.enabled:
-            unused = freeze_unused_parameters(self.model, self.device)
-            if unused:
-                logger.debug(f"parameters unused by the forward (frozen): {unused}")
+        # Always (not only under DDP), so checkpoints resume with any number of processes.
+        unused = freeze_unused_parameters(self.model, self.device)
+        if unused:
+            logger.debug(f"parameters unused by the forward (frozen): {unused}")
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         o = config.optim
         self.optimizer = torch.optim.Adam(self.params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
@@ -246,7 +247,7 @@ class Trainer:
         with warnings.catch_warnings():
             # A skipped update still advances the schedule (it stays tied to the step count);
             # torch warns about that order, which is intended here.
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
             self.scheduler.step()
         self.step += 1
         return {**{k: v.detach() for k, v in terms.items()}, "grad_norm": norm.detach()}
