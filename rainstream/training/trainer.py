@@ -44,6 +44,8 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int):
     if not source:
         raise RainstreamError("data.train is not set (a folder, an SPA list file or clean images)" if train
                               else "data.val is not set")
+    if not Path(source).exists():
+        raise RainstreamError(f"data.{'train' if train else 'val'}: {source} does not exist")
     crop = CropSettings(cfg.patch_size, cfg.flip, cfg.rot90)
     if cfg.kind == "synthetic" and train:
         return SyntheticRainDataset(clean_images(source), True, crop, seed, haze=cfg.haze)
