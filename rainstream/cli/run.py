@@ -95,7 +95,7 @@ def _load_yaml(path: str) -> dict:
         raise RainstreamError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise RainstreamError(f"config {path} must be a mapping of sections")
-    known = {}
+    known = {"model": {"architecture"}}  # YAML-only: the NeRDRainConfig numbers (configs/nerd_rain*.yaml)
     for section, key in _FLAG_SECTIONS.values():
         known.setdefault(section, set()).add(key)
     for section, values in data.items():
@@ -114,13 +114,15 @@ def settings_from(args: argparse.Namespace) -> dict:
     for flag, (section, key) in _FLAG_SECTIONS.items():
         value = getattr(args, flag, None)
         merged[flag] = value if value is not None else data.get(section, {}).get(key)
+    # An explicit --variant wins over the YAML's architecture numbers.
+    merged["architecture"] = None if args.variant else data.get("model", {}).get("architecture")
     return merged
 
 
 def handle(args: argparse.Namespace) -> int:
     from rainstream.engine import Derainer, EngineConfig
     from rainstream.io import EncodeOptions, is_live_spec
-    from rainstream.model import load_model
+    from rainstream.model import NeRDRainConfig, load_model
     from rainstream.pipeline import Interrupted, PipelineOptions, check_job, derain_path
 
     args.input = args.source or args.input
@@ -137,6 +139,8 @@ def handle(args: argparse.Namespace) -> int:
     check_job(args.input, args.output, options)  # fail on bad paths before loading the model
     variant = s["variant"] or "nerd_rain_s"
     try:
+        if s["architecture"]:
+            variant = NeRDRainConfig.from_dict(s["architecture"])
         model = load_model(variant, weights=s["weights"], device="cpu")
     except ValueError as exc:  # unknown variant
         raise RainstreamError(str(exc)) from None

@@ -61,15 +61,17 @@ def load_model(variant: str | NeRDRainConfig = "nerd_rain_s", weights: str | Pat
     ``weights`` is an official checkpoint (``{'state_dict': ...}`` or bare, ``module.`` prefixes or
     not) or a project safetensors file; the width is read from the weights, so either official
     file loads whichever variant name is given. ``None`` uses the project's default weights for
-    the variant when they exist, else a freshly initialised (untrained) network.
+    the variant when they exist, else a freshly initialised (untrained) network. ``variant`` may
+    also be a ``NeRDRainConfig`` (e.g. the ``model.architecture`` section of a YAML config).
     """
     from rainstream.model.defaults import default_weights
 
-    cfg = variant_config(variant)
+    cfg = variant if isinstance(variant, NeRDRainConfig) else variant_config(variant)
+    name = next((k for k, v in VARIANTS.items() if v == cfg), None)
     if weights is None:
-        weights = default_weights(variant)
+        weights = default_weights(name) if name else None
         if weights is None:
-            logger.warning(f"no weights given and none bundled for {variant}: the model is UNTRAINED "
+            logger.warning(f"no weights given and none bundled for {name or cfg}: the model is UNTRAINED "
                            "(random weights); pass --weights")
             return build_model(cfg).eval().to(resolve_device(device))
         logger.info(f"using the bundled default weights {weights}")

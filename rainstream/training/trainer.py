@@ -115,7 +115,9 @@ class Trainer:
             logger.debug(f"parameters unused by the forward (frozen): {unused}")
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         o = config.optim
-        self.optimizer = torch.optim.Adam(self.params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+        # foreach: one batched update for all ~950 tensors; the per-tensor loop cost ~15% of a CPU step.
+        self.optimizer = torch.optim.Adam(self.params, lr=o.lr, betas=o.betas, eps=o.eps,
+                                          weight_decay=o.weight_decay, foreach=True)
         self.scheduler = warmup_cosine(self.optimizer, config.steps, o.warmup_steps, o.lr, o.min_lr)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype is torch.float16)
 
