@@ -278,6 +278,9 @@ model: {{variant: nerd_rain_tiny}}
     assert report["per_image"][0]["psnr"] == pytest.approx(psnr_y(restored, clean), abs=1e-6)
     assert report["per_image"][0]["ssim"] == pytest.approx(ssim_y(restored, clean), abs=1e-6)
     assert report["psnr"] == pytest.approx(np.mean([r["psnr"] for r in report["per_image"]]))
+    # and the rainy input's own scores, the baseline a gain is measured against
+    assert report["per_image"][0]["input_psnr"] == pytest.approx(psnr_y(rainy, clean), abs=1e-6)
+    assert "gain" in printed
 
     assert main(["eval", "--data", str(tmp_path / "nowhere"), "--weights", str(weights)]) == 2
     assert "does not exist" in capsys.readouterr().err

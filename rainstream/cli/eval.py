@@ -41,9 +41,11 @@ def handle(args: argparse.Namespace) -> int:
     engine = EngineConfig(tile=args.tile, overlap=args.overlap, precision=args.precision, device=args.device)
     report = evaluate(args.data, args.weights, args.variant, engine, root=args.root, limit=args.limit)
     width = max(len(s.name) for s in report.scores)
+    line = "{:<%d}  PSNR {:7.3f} dB  SSIM {:.4f}   rainy input: PSNR {:7.3f} dB  SSIM {:.4f}   gain {:+.2f} dB" % width
     for s in report.scores:
-        print(f"{s.name:<{width}}  PSNR {s.psnr:7.3f} dB  SSIM {s.ssim:.4f}")
-    print(f"{'mean':<{width}}  PSNR {report.psnr:7.3f} dB  SSIM {report.ssim:.4f}  ({len(report.scores)} images)")
+        print(line.format(s.name, s.psnr, s.ssim, s.input_psnr, s.input_ssim, s.psnr - s.input_psnr))
+    print(line.format("mean", report.psnr, report.ssim, report.input_psnr, report.input_ssim,
+                      report.psnr - report.input_psnr) + f"  ({len(report.scores)} images)")
     if args.json:
         tmp = f"{args.json}.part"
         with open(tmp, "w") as f:

@@ -6,7 +6,7 @@ depth before the Y-channel metrics, as the papers' MATLAB scripts read PNGs back
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,9 +24,13 @@ DerainFn = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 @dataclass(frozen=True)
 class ImageScore:
+    """Scores of the derained image, and of the rainy input itself (the baseline a gain is over)."""
+
     name: str
     psnr: float
     ssim: float
+    input_psnr: float
+    input_ssim: float
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,18 @@ class EvalReport:
     def ssim(self) -> float:
         return float(np.mean([s.ssim for s in self.scores]))
 
+    @property
+    def input_psnr(self) -> float:
+        return float(np.mean([s.input_psnr for s in self.scores]))
+
+    @property
+    def input_ssim(self) -> float:
+        return float(np.mean([s.input_ssim for s in self.scores]))
+
     def to_dict(self) -> dict:
         return {"images": len(self.scores), "psnr": self.psnr, "ssim": self.ssim,
-                "per_image": [{"name": s.name, "psnr": s.psnr, "ssim": s.ssim} for s in self.scores]}
+                "input_psnr": self.input_psnr, "input_ssim": self.input_ssim,
+                "per_image": [asdict(s) for s in self.scores]}
 
 
 def read_rgb_native(path: str | os.PathLike) -> np.ndarray:
@@ -65,7 +78,8 @@ def evaluate_pairs(derain: DerainFn, pairs: Sequence[Pair], limit: int = 0, prog
         if rainy.shape != clean.shape:
             raise RainstreamError(f"{pair.rainy} and {pair.clean} differ in size")
         restored = derain([rainy])[0]
-        scores.append(ImageScore(pair.rainy.name, psnr_y(restored, clean), ssim_y(restored, clean)))
+        scores.append(ImageScore(pair.rainy.name, psnr_y(restored, clean), ssim_y(restored, clean),
+                                 psnr_y(rainy, clean), ssim_y(rainy, clean)))
         logger.debug(f"{pair.rainy.name}: PSNR {scores[-1].psnr:.2f} dB, SSIM {scores[-1].ssim:.4f}")
     return EvalReport(tuple(scores))
 
