@@ -298,3 +298,30 @@ def test_cuda_streams_path_matches_cpu(tiny):
     on_gpu = [im for p in pending for im in p.result()]
     for a, b in zip(on_cpu, on_gpu):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+# ------------------------------------------------------------------ the model-only benchmark
+
+def test_bench_measures_supported_cases_and_skips_the_rest():
+    from rainstream.engine.bench import BenchCase, count_gmacs, format_markdown, run_case
+
+    model = Pointwise()
+    gmacs = count_gmacs(model, 64)
+    assert gmacs == pytest.approx(3 * 3 * 64 * 64 / 1e9)  # a 1x1 conv: 9 MACs per pixel
+    base = run_case(model, BenchCase("m", "eager", "fp32", 64, 1, baseline=True), "cpu", 16, 2, 1, gmacs)
+    batched = run_case(model, BenchCase("m", "eager", "bf16", 64, 4), "cpu", 16, 2, 1, gmacs)
+    fp16 = run_case(model, BenchCase("m", "eager", "fp16", 64, 4), "cpu", 16, 2, 1, gmacs)
+    assert base.status == batched.status == "ok" and base.tiles_per_s > 0
+    assert fp16.status.startswith("skipped: --precision fp16 needs a CUDA GPU")
+    # frames/s follows the tile plan of a 1080p frame at this tile size and overlap
+    assert base.frames_per_s("1080p") == pytest.approx(base.tiles_per_s / plan_tiles(1080, 1920, 64, 16).n_tiles)
+    table = format_markdown([base, batched, fp16], command="rainstream bench", machine="test")
+    assert "| m | eager (baseline) | fp32 | 64 | 1 |" in table and "1.00x |" in table
+    assert "skipped: --precision fp16" in table
+
+
+def test_bench_pipeline_flag_with_a_missing_clip_is_one_line(tmp_path, capsys):
+    from rainstream.cli.main import main
+
+    assert main(["bench", "--pipeline", str(tmp_path / "none.mp4")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --pipeline")

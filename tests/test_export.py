@@ -10,6 +10,14 @@ from rainstream.engine.export import INPUT_NAME, capture, write_program
 TILE = 64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # two OpenMP threads on a busy 2-core machine spin against each other
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     from rainstream.model import build_model
