@@ -120,7 +120,7 @@ class LiveSource:
     # -- connecting ----------------------------------------------------------------------------
     def _open(self) -> Connection:
         o = self.options
-        conn = Connection(self.target, o.open_timeout, o.read_timeout)
+        conn = Connection(self.target, o.open_timeout, o.read_timeout, realtime=o.realtime)
         conn.start()
         return conn
 
@@ -129,9 +129,10 @@ class LiveSource:
         delays = backoff_delays(self.options.backoff_initial, self.options.backoff_max)
         limit = self.options.max_retries
         tries = 0
+        immediate = first  # the very first connection is tried at once, without counting as a retry
         while True:
-            if first and tries == 0:
-                wait = 0.0
+            if immediate:
+                immediate = False
             else:
                 tries += 1
                 if limit >= 0 and tries > limit:
@@ -200,7 +201,6 @@ class LiveSource:
                             lambda idle: self._stalled(conn, idle))
         first_pts = None
         base = None
-        pace_start = None
         try:
             while True:
                 item = conn.queue.get()
@@ -219,12 +219,6 @@ class LiveSource:
                 if base is None:
                     base = self._next_base(captured_at)
                 out = self._out_pts(base, seconds, captured_at)
-                if self.is_file and self.options.realtime and seconds is not None:
-                    pace_start = pace_start or time.monotonic()
-                    delay = pace_start + seconds - time.monotonic()
-                    if delay > 0 and self._closed.wait(delay):
-                        return
-                    captured_at = time.monotonic()
                 self._last_pts, self._last_at = out, captured_at
                 frame = Frame(image=image, pts=out, time_base=OUTPUT_TIME_BASE, index=self._index,
                               captured_at=captured_at, meta={"source": "live"})

@@ -101,8 +101,12 @@ class Connection:
     connection finished. Construct it to connect; errors propagate to the caller.
     """
 
-    def __init__(self, target: Target, open_timeout: float, read_timeout: float, queue_frames: int = 4):
+    def __init__(self, target: Target, open_timeout: float, read_timeout: float, queue_frames: int = 4,
+                 realtime: bool = True):
         self.target = target
+        # A file "camera" is paced here, at decode, so frames arrive at its frame rate like a live
+        # feed (drops then happen downstream, where the engine falls behind, not in this queue).
+        self.paced = realtime and target.kind == "file"
         self.queue = DropOldestQueue(queue_frames)
         self.reason = ""
         self._stop = threading.Event()
@@ -128,26 +132,37 @@ class Connection:
     def start(self) -> None:
         self._thread.start()
 
+    def _decoded(self):
+        """Decoded frames until the stream ends (decoder flushed) or teardown; bad packets skipped."""
+        for packet in self.container.demux(self.stream):
+            if self._stop.is_set():
+                return
+            if packet.size == 0:
+                continue
+            try:
+                yield from packet.decode()
+            except av.error.InvalidDataError:
+                continue  # a damaged packet (lost RTP data): the next keyframe recovers
+        yield from self.stream.codec_context.decode(None)
+
     def _read(self) -> None:
         matrix = rng = None
         high = False
+        start = first = None
         try:
-            for packet in self.container.demux(self.stream):
-                if self._stop.is_set():
-                    break
-                if packet.size == 0:
-                    continue
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    continue  # a damaged packet (lost RTP data): the next keyframe recovers
-                for vf in frames:
-                    if matrix is None:
-                        high = is_high_bit_depth(vf.format.name)
-                        matrix = matrix_for(int(vf.colorspace or 2), vf.height)
-                        rng = range_for(int(vf.color_range or 0), vf.format.name)
-                    image = frame_to_rgb(vf, matrix, rng, high)
-                    self.queue.put((image, vf.pts, time.monotonic()))
+            for vf in self._decoded():
+                if matrix is None:
+                    high = is_high_bit_depth(vf.format.name)
+                    matrix = matrix_for(int(vf.colorspace or 2), vf.height)
+                    rng = range_for(int(vf.color_range or 0), vf.format.name)
+                image = frame_to_rgb(vf, matrix, rng, high)
+                if self.paced and vf.pts is not None:
+                    if start is None:
+                        start, first = time.monotonic(), vf.pts
+                    due = start + float((vf.pts - first) * self.time_base)
+                    if self._stop.wait(max(0.0, due - time.monotonic())):
+                        break
+                self.queue.put((image, vf.pts, time.monotonic()))
             self.reason = self.reason or "ended"
             self.queue.put(END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
