@@ -432,8 +432,10 @@ def check_job(input: str, output: str, options: PipelineOptions = PipelineOption
     input, output = os.fspath(input), os.fspath(output)
     options.encode.validate()
     if is_live_spec(input):
+        from rainstream.io.live_connection import resolve_target
         from rainstream.io.live_sink import check_live_output
 
+        resolve_target(input)  # unknown scheme, missing webcam: fail before loading the model
         check_live_output(output)
         return
     if not os.path.exists(input):

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from fractions import Fraction
 
@@ -211,3 +212,48 @@ def test_file_played_as_a_camera_is_paced_and_ends(tmp_path):
     assert len(frames) == 20 and src.reconnects == 0
     assert elapsed >= 19 / 25 * 0.9  # delivered at the camera's 25 fps, not as fast as decoding
     assert [f.pts for f in frames] == [i * 3600 for i in range(20)]
+
+
+def test_hls_over_http_on_loopback(tmp_path):
+    """An HLS playlist served by a real HTTP server: the live source reads it like a camera."""
+    import functools
+    import http.server
+
+    make_clip(tmp_path / "src.mp4", frames=50)
+    with av.open(str(tmp_path / "src.mp4")) as src, \
+            av.open(str(tmp_path / "live.m3u8"), "w", format="hls", options={"hls_time": "1"}) as out:
+        st = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = st
+                out.mux(packet)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a, **k: None
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/live.m3u8"
+        with LiveSource(url, LiveOptions(max_retries=0)) as source:
+            assert (source.info.width, source.info.height) == (64, 48)
+            frames = []
+            for frame in source:
+                frames.append(frame)
+                if len(frames) == 5:
+                    break
+        assert len(frames) == 5 and all(b.pts > a.pts for a, b in zip(frames, frames[1:]))
+    finally:
+        httpd.shutdown()
+
+
+def test_cli_rejects_missing_webcam_before_loading_the_model(tmp_path, capsys):
+    from rainstream.cli.main import main
+
+    t0 = time.monotonic()
+    code = main(["run", "--source", "webcam:42", "-o", str(tmp_path / "w.mkv")])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "error: webcam not found: /dev/video42 (is the camera " \
+        "plugged in, and is the device passed into the container?)"
+    assert time.monotonic() - t0 < 5  # no model was built
+    assert main(["run", "rtsp://h/s", "-o", str(tmp_path / "w.avi")]) == 2
+    assert ".mkv, .ts" in capsys.readouterr().err
