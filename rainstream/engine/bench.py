@@ -134,7 +134,7 @@ def machine_description(device: str = "auto") -> str:
     if dev.type == "cuda":
         what = f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda})"
     else:
-        what = f"CPU {_cpu_name()}, {torch.get_num_threads()} threads"
+        what = f"CPU {_cpu_name()}, {torch.get_num_threads()} torch thread(s)"
     return f"{what}; torch {torch.__version__}; Python {platform.python_version()}"
 
 

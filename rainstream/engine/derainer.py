@@ -48,6 +48,7 @@ class _Work:
     x: torch.Tensor
     out: torch.Tensor
     plan: TilePlan
+    weights: torch.Tensor  # plan.weights() on the device
     chunks: list[_Chunk] = field(default_factory=list)
 
 
@@ -97,7 +98,7 @@ class Derainer:
         self._run = build_backend(model, config, self.device)
         self._max_tiles = config.max_tiles  # lowered for good after an out-of-memory error
         self._warned_nonfinite = False
-        self._plans: dict[tuple[int, int], TilePlan] = {}
+        self._plans: dict[tuple[int, int], tuple[TilePlan, torch.Tensor]] = {}
         cuda = self.device.type == "cuda"
         self._streams = (tuple(torch.cuda.Stream(self.device) for _ in range(3)) if cuda else None)
 
@@ -105,11 +106,16 @@ class Derainer:
 
     def plan(self, height: int, width: int) -> TilePlan:
         """The (cached) tile plan for frames of this size."""
+        return self._plan_and_weights(height, width)[0]
+
+    def _plan_and_weights(self, height: int, width: int) -> tuple[TilePlan, torch.Tensor]:
+        """Plan and its blending weights on the device, cached: the hot path makes no host-to-device copies."""
         key = (height, width)
         if key not in self._plans:
             if len(self._plans) > 16:
                 self._plans.clear()
-            self._plans[key] = plan_tiles(height, width, self.config.tile, self.config.overlap)
+            plan = plan_tiles(height, width, self.config.tile, self.config.overlap)
+            self._plans[key] = (plan, plan.weights(torch.float32, self.device))
         return self._plans[key]
 
     def derain_tensor(self, x: torch.Tensor) -> torch.Tensor:
@@ -188,8 +194,8 @@ class Derainer:
 
     def _start(self, x: torch.Tensor) -> _Work:
         """Run every tile of the batch ``x`` (device float32) and blend them; no host synchronisation."""
-        plan = self.plan(x.shape[2], x.shape[3])
-        work = _Work(x=x, out=torch.zeros_like(x), plan=plan)
+        plan, weights = self._plan_and_weights(x.shape[2], x.shape[3])
+        work = _Work(x=x, out=torch.zeros_like(x), plan=plan, weights=weights)
         total = x.shape[0] * plan.n_tiles
         reduced = self.config.precision != "fp32"
         start = 0
@@ -203,7 +209,7 @@ class Derainer:
                 # would stall the host on the GPU for every chunk.
                 entry.finite = torch.isfinite(y).all()
                 y = torch.where(entry.finite, y, torch.zeros((), dtype=y.dtype, device=y.device))
-            accumulate_tiles(work.out, y, plan, indices)
+            accumulate_tiles(work.out, y, plan, indices, weights)
             work.chunks.append(entry)
             start = indices.stop
         return work
@@ -224,7 +230,7 @@ class Derainer:
                 self._warned_nonfinite = True
             for c in bad:
                 y = self._infer_bounded(extract_tiles(work.x, work.plan, c.indices), wider, len(c.indices), eager=True)
-                accumulate_tiles(work.out, y, work.plan, c.indices)
+                accumulate_tiles(work.out, y, work.plan, c.indices, work.weights)
                 c.finite = None
         return True
 

@@ -96,6 +96,11 @@ class TilePlan:
         wx = self.weight_x[t % len(self.xs)]
         return torch.outer(wy, wx).to(dtype=dtype, device=device)
 
+    def weights(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+        """All tile weights as one (n_tiles, tile_h, tile_w) tensor, built on the host and moved once."""
+        grid = self.weight_y[:, None, :, None] * self.weight_x[None, :, None, :]
+        return grid.reshape(self.n_tiles, self.tile_h, self.tile_w).to(dtype=dtype, device=device)
+
 
 def plan_tiles(height: int, width: int, tile: int = 256, overlap: int = 32) -> TilePlan:
     """The tile plan for an ``height x width`` frame (see the module docstring for the rules)."""
@@ -133,20 +138,22 @@ def extract_tiles(frames: torch.Tensor, plan: TilePlan, indices: range | list[in
     return torch.stack(crops)
 
 
-def accumulate_tiles(out: torch.Tensor, tiles: torch.Tensor, plan: TilePlan, indices: range | list[int]) -> None:
+def accumulate_tiles(out: torch.Tensor, tiles: torch.Tensor, plan: TilePlan, indices: range | list[int],
+                     weights: torch.Tensor | None = None) -> None:
     """Add the blended contribution of ``tiles`` (k, C, th, tw) into ``out`` (N, C, H, W) in place.
 
     After every tile of a frame has been accumulated into zeros, ``out`` holds the blended frame.
+    ``weights`` is ``plan.weights()`` already on ``out``'s device and dtype (pass it when calling often:
+    building it is a host-to-device copy).
     """
     _check_frames(out, plan)
     if tiles.shape[0] != len(indices):
         raise ValueError(f"{tiles.shape[0]} tiles for {len(indices)} indices")
-    weights: dict[int, torch.Tensor] = {}
+    if weights is None:
+        weights = plan.weights(dtype=out.dtype, device=out.device)
     for tile, g in zip(tiles, indices):
         n, t = divmod(g, plan.n_tiles)
         y, x = plan.origin(t)
-        if t not in weights:
-            weights[t] = plan.weight(t, dtype=out.dtype, device=out.device)
         out[n, :, y:y + plan.tile_h, x:x + plan.tile_w] += tile.to(out.dtype) * weights[t]
 
 
