@@ -166,6 +166,17 @@ def test_bf16_autocast_on_cpu_stays_close_to_fp32():
     assert (bf16 - fp32).abs().max() < 2e-2 and not torch.equal(bf16, fp32)  # bf16 really ran
 
 
+@pytest.mark.slow
+def test_compile_backend_pads_short_chunks_and_matches_eager():
+    # 2 frames x 6 tiles with max_tiles 5: chunks of 5, 5 and 2 (padded to 5 for one static graph)
+    model = Pointwise()
+    x = torch.rand(2, 3, 100, 120)
+    with torch.inference_mode():
+        expected = model(x)
+    compiled = Derainer(model, cpu(tile=64, overlap=16, max_tiles=5, backend="compile"))
+    torch.testing.assert_close(compiled.derain_tensor(x), expected, rtol=0, atol=1e-5)
+
+
 def test_channels_last_gives_the_same_result():
     model = Pointwise()
     x = torch.rand(1, 3, 90, 70)
