@@ -55,6 +55,9 @@ def handle(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    from rainstream.engine.config import resolve_device
+
+    resolve_device(args.device)  # a missing GPU is one error line, before any model is built
     if args.pipeline:
         return _pipeline(args)
     from rainstream.engine.bench import format_markdown, machine_description, run_bench
