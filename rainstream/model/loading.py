@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 from loguru import logger
 
+from rainstream.devices import resolve_device
 from rainstream.errors import CheckpointError
 from rainstream.model.checkpoint import infer_dim, ours_to_official, read_weights
 from rainstream.model.config import VARIANTS, NeRDRainConfig, variant_config
@@ -41,17 +42,6 @@ def load_state(model: NeRDRain, state: dict[str, torch.Tensor], source: str = "c
     if problems:
         raise CheckpointError(f"{source} does not fit NeRD-Rain (dim {model.config.dim}): " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        from rainstream.errors import RainstreamError
-
-        raise RainstreamError("--device cuda was asked for, but no CUDA GPU is available (try --device cpu)")
-    return device
 
 
 def load_model(variant: str | NeRDRainConfig = "nerd_rain_s", weights: str | Path | None = None,
