@@ -261,7 +261,7 @@ model: {{variant: nerd_rain_tiny}}
     from rainstream.engine import Derainer, EngineConfig
     from rainstream.metrics import psnr_y, ssim_y
     from rainstream.model import load_model
-    from rainstream.training.evaluate import read_rgb_native
+    from rainstream.io.images import read_image as read_rgb_native
 
     weights = run / "final.safetensors"
     scores = tmp_path / "scores.json"

@@ -11,7 +11,7 @@ from rainstream.errors import RainstreamError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def is_image_path(path: str) -> bool:
+def is_image_path(path: str | os.PathLike) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
@@ -21,7 +21,12 @@ def list_images(folder: str) -> list[str]:
     return [os.path.join(folder, n) for n in names]
 
 
-def read_image(path: str) -> np.ndarray:
+def to_float(image: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 RGB -> float32 in [0, 1] at the sample type's full scale."""
+    return image.astype(np.float32) / np.float32(65535.0 if image.dtype == np.uint16 else 255.0)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
     """H x W x 3 RGB, uint8 or uint16 (16-bit PNG/TIFF keep their precision); grey/alpha dropped to RGB."""
     if not os.path.isfile(path):
         raise RainstreamError(f"input not found: {path}")

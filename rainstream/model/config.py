@@ -1,7 +1,7 @@
 """Architecture numbers of NeRD-Rain as a frozen dataclass, and the named variants."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 

@@ -9,20 +9,12 @@ import numpy as np
 
 from rainstream.errors import RainstreamError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+from rainstream.io.images import is_image_path, read_image as read_native, to_float  # noqa: F401
 
 
 def read_image(path: Path) -> np.ndarray:
     """H x W x 3 float32 RGB in [0,1]; 8- and 16-bit files keep their full precision."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    if image is None:
-        raise RainstreamError(f"cannot read image {path}")
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32) / np.float32(scale)
+    return to_float(read_native(path))
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from rainstream.errors import RainstreamError
+from rainstream.io.images import is_image_path, read_image, to_float
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 # Sub-folder names of paired layouts, in the order they are tried: the reference repository's
 # input/target, SPA-Data's test folders rain/gt, and two other common spellings.
 PAIRED_LAYOUTS = (("input", "target"), ("rain", "gt"), ("rainy", "clean"), ("rain", "norain"))
@@ -33,22 +32,12 @@ class Pair:
 
 
 def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+    return is_image_path(path)
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """HxWx3 float32 RGB in [0, 1] from an 8- or 16-bit image file (grey and alpha handled)."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise RainstreamError(f"cannot read image {path}")
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    else:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return image.astype(np.float32) / scale
+    return to_float(read_image(path))
 
 
 # ---------------------------------------------------------------- finding pairs

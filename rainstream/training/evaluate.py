@@ -5,17 +5,16 @@ depth before the Y-channel metrics, as the papers' MATLAB scripts read PNGs back
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 from loguru import logger
 from tqdm import tqdm
 
 from rainstream.errors import RainstreamError
+from rainstream.io.images import read_image
 from rainstream.metrics import psnr_y, ssim_y
 from rainstream.training.data import Pair, find_pairs
 
@@ -59,22 +58,12 @@ class EvalReport:
                 "per_image": [asdict(s) for s in self.scores]}
 
 
-def read_rgb_native(path: str | os.PathLike) -> np.ndarray:
-    """HxWx3 RGB at the file's own bit depth (uint8 or uint16)."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise RainstreamError(f"cannot read image {path}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-
-
 def evaluate_pairs(derain: DerainFn, pairs: Sequence[Pair], limit: int = 0, progress: bool = False) -> EvalReport:
     """Derain each rainy image and score it against its clean image (Y channel, MATLAB convention)."""
     pairs = list(pairs)[:limit] if limit else list(pairs)
     scores = []
     for pair in tqdm(pairs, desc="eval", unit="img", disable=not progress):
-        rainy, clean = read_rgb_native(pair.rainy), read_rgb_native(pair.clean)
+        rainy, clean = read_image(pair.rainy), read_image(pair.clean)
         if rainy.shape != clean.shape:
             raise RainstreamError(f"{pair.rainy} and {pair.clean} differ in size")
         restored = derain([rainy])[0]
