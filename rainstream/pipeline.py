@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
-from rainstream.io import is_live_spec, open_source
+from rainstream.io import is_live_spec
 from rainstream.io.assemble import assemble, temp_path_for
 from rainstream.io.encode_options import EncodeOptions
 from rainstream.io.file_source import FileSource
@@ -454,12 +454,14 @@ def check_job(input: str, output: str, options: PipelineOptions = PipelineOption
 
 
 def derain_path(input: str, output: str, derainer: ImageDerainer,
-                options: PipelineOptions = PipelineOptions()) -> RunSummary:
+                options: PipelineOptions = PipelineOptions()):
     """Dispatch on the input: a stream URL/webcam, a folder of images, one image, or a video."""
     input, output = os.fspath(input), os.fspath(output)
     if is_live_spec(input):
-        source = open_source(input)
-        return derain_video(source, output, derainer, dataclasses.replace(options, live=True))
+        # One live path for the CLI and the API: reconnects, drop-oldest queue, crash-safe sink.
+        from rainstream.io.live_run import derain_live
+
+        return derain_live(input, output, derainer, encode=options.encode)
     if os.path.isdir(input):
         return derain_image_folder(input, output, derainer)
     if is_image_path(input):
