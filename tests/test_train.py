@@ -284,3 +284,43 @@ model: {{variant: nerd_rain_tiny}}
 
     assert main(["eval", "--data", str(tmp_path / "nowhere"), "--weights", str(weights)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(pairs_dir, tmp_path):
+    """`docker stop` / systemd send SIGTERM: the step reached is saved and --resume carries on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    config = tmp_path / "train.yaml"
+    config.write_text(f"""
+output_dir: {run}
+steps: 100000
+device: cpu
+log_every: 1
+checkpoint_every: 100000
+data: {{kind: paired, train: {pairs_dir}, patch_size: 32, batch_size: 2, num_workers: 0}}
+model: {{variant: nerd_rain_tiny}}
+""")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "rainstream.cli.main", "train", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    assert (run / "metrics.jsonl").exists(), "training never logged a step"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    saved = sorted((run / "checkpoints").glob("step_*.pt"))
+    assert saved, out
+    reached = int(saved[-1].stem.split("_")[1])
+    assert reached >= 1
+    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "train", str(config), f"steps={reached + 1}",
+                           "--resume"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "resumed from" in done.stderr and (run / "final.safetensors").is_file()

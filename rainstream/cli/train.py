@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 
 EXAMPLES = """examples:
   rainstream train configs/train_spa.yaml
@@ -32,9 +34,24 @@ def register(subparsers) -> None:
     p.set_defaults(func=handle)
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def handle(args: argparse.Namespace) -> int:
     from rainstream.training import load_config, train
 
     config = load_config(args.config, args.overrides)
-    train(config, resume=args.resume)
+    single = int(os.environ.get("WORLD_SIZE", "1")) == 1
+    saved = {}
+    if single:
+        # A single process stopped by SIGTERM (systemd, docker stop, a scheduler) or by a Ctrl-C
+        # that a background shell set to be ignored still saves a checkpoint; under torchrun the
+        # launcher owns the signals and tears all ranks down together.
+        saved = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        train(config, resume=args.resume)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
     return 0

