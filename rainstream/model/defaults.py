@@ -7,25 +7,31 @@ from pathlib import Path
 from rainstream.errors import CheckpointError
 from rainstream.model.checkpoint import sha256_of
 
-MODELS_DIR = Path(os.environ.get("RAINSTREAM_MODELS", Path(__file__).resolve().parents[2] / "models"))
+# variant -> (file name in models/, sha256 of that file). The model card sits next to the file.
+DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {
+    # models/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
+    "nerd_rain_s": ("nerd_rain_s.safetensors", "f8f2694a7aeb325c38693f8b06cb97b43d4027982c0679f095f69f9cdeb322a0"),
+}
 
-# variant -> (file name in models/, sha256). Filled in when default weights are trained.
-DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {}
+
+def models_dir() -> Path:
+    """``models/`` of the source tree, or ``$RAINSTREAM_MODELS`` (read at each call, for tests)."""
+    return Path(os.environ.get("RAINSTREAM_MODELS") or Path(__file__).resolve().parents[2] / "models")
 
 
 def verify_checksum(path: Path, expected: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
         raise CheckpointError(f"{path} is corrupt or was changed: sha256 {actual[:12]}... does not match "
-                              f"the expected {expected[:12]}...")
+                              f"the expected {expected[:12]}...; restore it (git checkout) or pass --weights")
 
 
-def default_weights(variant: str) -> Path | None:
+def default_weights(variant: str | None) -> Path | None:
     """Path of the bundled weights for ``variant`` after checking their sha256, or None."""
     if variant not in DEFAULT_WEIGHTS:
         return None
     name, digest = DEFAULT_WEIGHTS[variant]
-    path = MODELS_DIR / name
+    path = models_dir() / name
     if not path.is_file():
         raise CheckpointError(f"bundled weights {path} are missing; reinstall or pass --weights")
     verify_checksum(path, digest)
