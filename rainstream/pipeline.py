@@ -17,7 +17,6 @@ import dataclasses
 import os
 import queue
 import shutil
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
+from rainstream.signals import StopOnSignal
 from rainstream.io import is_live_spec
 from rainstream.io.assemble import assemble, temp_path_for
 from rainstream.io.encode_options import EncodeOptions
@@ -174,31 +174,6 @@ def batches(next_frame: Callable[[], Any], size: int) -> Iterator[list[Frame]]:
                 break
             batch.append(frame)
         yield batch
-
-
-class _SignalsToEvent:
-    """Turn the first SIGINT/SIGTERM into an orderly stop; a second one aborts at once."""
-
-    def __init__(self, stop: _Stop) -> None:
-        self.stop = stop
-        self.saved: dict = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, _frame) -> None:
-        if self.stop.interrupted.is_set():
-            raise KeyboardInterrupt
-        logger.warning(f"{signal.Signals(signum).name}: finishing the frames in flight and "
-                       "closing the output (press again to abort)")
-        self.stop.interrupted.set()
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -384,7 +359,8 @@ def _run_stages(source, sink: SegmentSink, derainer: ImageDerainer, options: Pip
     consumer = threading.Thread(target=consume, name="rainstream-sink", daemon=True)
     engine_s = 0.0
     t0 = time.perf_counter()
-    with _SignalsToEvent(stop):
+    with StopOnSignal(stop.interrupted, "finishing the frames in flight and closing the output "
+                                        "(press again to abort)"):
         producer.start()
         consumer.start()
         try:

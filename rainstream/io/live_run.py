@@ -6,7 +6,6 @@ at the end.
 """
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from rainstream.io.live import LiveOptions, LiveSource
 from rainstream.io.live_loop import derained_frames
 from rainstream.io.live_sink import LiveSink, check_live_output
 from rainstream.io.live_stats import LatencyStats, LatencySummary
+from rainstream.signals import StopOnSignal
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ def derain_live(input, output: str, derainer, options: LiveOptions = LiveOptions
     stop = threading.Event()
     t0 = time.monotonic()
     next_report = t0 + report_every
-    with source, _StopOnSignal(stop, source), LiveSink(output, source.info, encode) as sink:
+    on_signal = StopOnSignal(stop, "closing the stream and the output", on_stop=source.interrupt)
+    with source, on_signal, LiveSink(output, source.info, encode) as sink:
         derain = lambda frame: derainer.derain_images([frame.image])[0]  # noqa: E731
         for frame, image, _latency in derained_frames(source, derain, live=True,
                                                       queue_frames=queue_frames, stats=stats):
@@ -65,27 +66,3 @@ def derain_live(input, output: str, derainer, options: LiveOptions = LiveOptions
                              latency=stats.summary())
     logger.info(summary.line())
     return summary
-
-
-class _StopOnSignal:
-    """First Ctrl-C/SIGTERM: stop the camera and close the recording cleanly; a second one aborts."""
-
-    def __init__(self, stop: threading.Event, source: LiveSource):
-        self.stop, self.source, self.saved = stop, source, {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, _frame) -> None:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
-        logger.warning(f"{signal.Signals(signum).name}: closing the stream and the output")
-        self.stop.set()
-        self.source.interrupt()
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
