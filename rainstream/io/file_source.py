@@ -82,25 +82,25 @@ def _in_pts_order(frames: Iterator[av.VideoFrame], window: int = 8) -> Iterator[
     """
     heap: list = []
     last = None
+
+    def pop_in_order() -> Iterator[av.VideoFrame]:
+        nonlocal last
+        pts, _, out = heapq.heappop(heap)
+        if last is not None and pts <= last:
+            logger.warning(f"dropping frame at pts {pts}: decoded too late, out of order")
+            return
+        last = pts
+        yield out
+
     for n, frame in enumerate(frames):
         if frame.pts is None:
             yield frame
             continue
         heapq.heappush(heap, (frame.pts, n, frame))
         if len(heap) > window:
-            pts, _, out = heapq.heappop(heap)
-            if last is not None and pts <= last:
-                logger.warning(f"dropping frame at pts {pts}: decoded too late, out of order")
-                continue
-            last = pts
-            yield out
+            yield from pop_in_order()
     while heap:
-        pts, _, out = heapq.heappop(heap)
-        if last is not None and pts <= last:
-            logger.warning(f"dropping frame at pts {pts}: decoded too late, out of order")
-            continue
-        last = pts
-        yield out
+        yield from pop_in_order()
 
 
 class FileSource:

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Iterator
 
 import av
 from loguru import logger
@@ -197,21 +198,24 @@ class Connection:
         return self._thread.is_alive()
 
 
-def _socket_inodes() -> set[int]:
-    """Inodes of this process's open sockets (Linux /proc; empty elsewhere)."""
-    found = set()
+def _open_sockets() -> Iterator[tuple[int, int]]:
+    """(fd, inode) of this process's open sockets (Linux /proc; nothing elsewhere)."""
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
-        return found
+        return
     for name in names:
         try:
             link = os.readlink(f"/proc/self/fd/{name}")
         except OSError:
             continue
         if link.startswith("socket:["):
-            found.add(int(link[8:-1]))
-    return found
+            yield int(name), int(link[8:-1])
+
+
+def _socket_inodes() -> set[int]:
+    """Inodes of this process's open sockets."""
+    return {inode for _, inode in _open_sockets()}
 
 
 def _shutdown_sockets(inodes: set[int]) -> int:
@@ -221,18 +225,11 @@ def _shutdown_sockets(inodes: set[int]) -> int:
     and is closed by FFmpeg when the reader thread closes the container.
     """
     done = 0
-    if not inodes:
-        return done
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return done
-    for name in names:
+    for fd, inode in _open_sockets() if inodes else ():
+        if inode not in inodes:
+            continue
         try:
-            link = os.readlink(f"/proc/self/fd/{name}")
-            if not link.startswith("socket:[") or int(link[8:-1]) not in inodes:
-                continue
-            sock = socket.socket(fileno=os.dup(int(name)))
+            sock = socket.socket(fileno=os.dup(fd))
         except OSError:
             continue
         try:
