@@ -14,7 +14,7 @@ from rainstream.cli.main import main
 from rainstream.errors import RainstreamError
 from rainstream.synth import preset
 from rainstream.training import load_config
-from rainstream.training.config import config_from_dict
+from rainstream.training.config import DataConfig, config_from_dict
 from rainstream.training.data import (CropSettings, PairedImageDataset, ResumableDistributedSampler,
                                       SyntheticRainDataset, paired_folder_pairs, random_crop, spa_list_pairs)
 from rainstream.training.schedule import warmup_cosine_factor
@@ -116,6 +116,24 @@ def test_synthetic_rain_dataset(tmp_path):
     # Without fixed settings each item samples its own rain condition (still reproducible).
     randomised = SyntheticRainDataset(images, crop=CropSettings(patch_size=64), seed=2)
     assert torch.equal(randomised[0]["rainy"], randomised[0]["rainy"])
+
+
+def test_synthetic_rain_dataset_clean_fraction(tmp_path):
+    rng = np.random.default_rng(3)
+    for i in range(16):
+        write_rgb(tmp_path / "clean" / f"{i:02d}.png", rain_pair(rng, 64, 64)[1])
+    images = sorted((tmp_path / "clean").iterdir())
+
+    def rain_free(fraction):
+        ds = SyntheticRainDataset(images, crop=CropSettings(patch_size=32), seed=4, settings=preset("heavy"),
+                                  clean_fraction=fraction)
+        return [torch.equal(ds[i]["rainy"], ds[i]["clean"]) for i in range(len(ds))]
+
+    assert not any(rain_free(0.0))
+    some = rain_free(0.5)
+    assert 2 <= sum(some) <= 14  # P(outside) < 0.5%: the draw is per item, not all-or-nothing
+    with pytest.raises(RainstreamError, match="clean_fraction"):
+        DataConfig(kind="synthetic", train="x", clean_fraction=1.0)
 
 
 def test_sampler_resumes_mid_epoch():

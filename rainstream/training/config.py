@@ -31,6 +31,8 @@ class DataConfig:
     "rainy clean" lines; ``root`` is the folder its paths are relative to, default the list's
     folder) or ``synthetic`` (a folder of clean photos; rain is rendered per item).
     ``val``: a paired folder or list file for validation PSNR/SSIM (optional).
+    ``clean_fraction`` (synthetic only): share of items left without rain, so the model learns to
+    leave rain-free texture alone instead of smoothing every frame.
     ``batch_size`` is per process: the global batch is batch_size x number of processes.
     """
 
@@ -45,6 +47,7 @@ class DataConfig:
     flip: bool = True
     rot90: bool = True
     haze: float = 0.0
+    clean_fraction: float = 0.0
     val_limit: int = 0
 
     def __post_init__(self) -> None:
@@ -54,6 +57,8 @@ class DataConfig:
             raise RainstreamError(f"data.patch_size must be a multiple of 16 (>= 16), not {self.patch_size}")
         if self.batch_size < 1 or self.num_workers < 0:
             raise RainstreamError("data.batch_size must be >= 1 and data.num_workers >= 0")
+        if not 0.0 <= self.clean_fraction < 1.0:
+            raise RainstreamError(f"data.clean_fraction must be in [0, 1), not {self.clean_fraction}")
 
 
 @dataclass(frozen=True)

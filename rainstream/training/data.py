@@ -231,17 +231,19 @@ class SyntheticRainDataset(_SeededItems):
     """Clean photos with rain rendered on the fly by ``rainstream.synth`` (a new rain each item).
 
     ``settings``: a fixed ``RainSettings`` or None to sample one per item (``RainSettings.random``).
+    ``clean_fraction``: probability that an item gets no rain at all (rainy == clean).
     The crop is taken before rendering: cheaper, and streak sizes stay in native pixels.
     """
 
     def __init__(self, images: Sequence[Path], train: bool = True, crop: CropSettings = CropSettings(),
-                 seed: int = 0, settings=None, haze: bool | float = False) -> None:
+                 seed: int = 0, settings=None, haze: bool | float = False, clean_fraction: float = 0.0) -> None:
         super().__init__(train, crop, seed)
         if not images:
             raise RainstreamError("the dataset has no clean images")
         self.images = list(images)
         self.settings = settings
         self.haze = haze
+        self.clean_fraction = clean_fraction
 
     def __len__(self) -> int:
         return len(self.images)
@@ -255,8 +257,11 @@ class SyntheticRainDataset(_SeededItems):
             clean = random_flip_rotate(random_crop([clean], self.crop.patch_size, rng), rng,
                                        self.crop.flip, self.crop.rot90)[0]
         clean = np.ascontiguousarray(clean)
-        settings = self.settings or RainSettings.random(rng, haze=self.haze)
-        rainy = np.clip(render_rain(clean, rng, settings), 0.0, 1.0).astype(np.float32)
+        if self.clean_fraction and rng.uniform() < self.clean_fraction:
+            rainy = clean.astype(np.float32)
+        else:
+            settings = self.settings or RainSettings.random(rng, haze=self.haze)
+            rainy = np.clip(render_rain(clean, rng, settings), 0.0, 1.0).astype(np.float32)
         return {"rainy": to_chw_tensor(rainy), "clean": to_chw_tensor(clean), "path": str(self.images[index])}
 
 

@@ -48,7 +48,8 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int):
         raise RainstreamError(f"data.{'train' if train else 'val'}: {source} does not exist")
     crop = CropSettings(cfg.patch_size, cfg.flip, cfg.rot90)
     if cfg.kind == "synthetic" and train:
-        return SyntheticRainDataset(clean_images(source), True, crop, seed, haze=cfg.haze)
+        return SyntheticRainDataset(clean_images(source), True, crop, seed, haze=cfg.haze,
+                                    clean_fraction=cfg.clean_fraction)
     if cfg.kind == "spa" and Path(source).is_file():
         pairs = spa_list_pairs(source, cfg.root)
     elif cfg.kind == "paired" or (cfg.kind == "spa" and Path(source).is_dir()):
