@@ -124,6 +124,7 @@ def test_convert_cli_writes_safetensors_that_load_identically(tmp_path, referenc
     done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(src), "-o", str(dst)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    assert dst.stat().st_mode & 0o777 == 0o644  # readable by other users, like any shared weights file
     model = load_model("nerd_rain_tiny", weights=dst)
     with torch.no_grad():
         torch.testing.assert_close(model.forward_all(reference["input"])[0], reference["outputs"][0],

@@ -153,4 +153,5 @@ def write_safetensors(state: dict[str, torch.Tensor], path: str | Path, metadata
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in state.items()}
     tmp = path.with_name(f".{path.name}.part")
     save_file(tensors, str(tmp), metadata=metadata or {})
+    tmp.chmod(0o644)  # safetensors creates its file 0600; weights are meant to be shared
     tmp.replace(path)

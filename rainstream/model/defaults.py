@@ -10,7 +10,7 @@ from rainstream.model.checkpoint import sha256_of
 # variant -> (file name in models/, sha256 of that file). The model card sits next to the file.
 DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {
     # models/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
-    "nerd_rain_s": ("nerd_rain_s.safetensors", "f8f2694a7aeb325c38693f8b06cb97b43d4027982c0679f095f69f9cdeb322a0"),
+    "nerd_rain_s": ("nerd_rain_s.safetensors", "3898a40626e838325bf9358d7825ef68cafd2cb8c5faba945b95d287d67df1a2"),
 }
 
 
