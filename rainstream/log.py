@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Callable
 
 from loguru import logger
 
@@ -14,12 +15,14 @@ def redact(text: str) -> str:
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))
 
 
-def _patch(record) -> None:
-    record["message"] = redact(record["message"])
+def setup_logging(verbose: bool = False, flags: Callable[[str], str] | None = None) -> None:
+    """Log to stderr; every message redacted, and rewritten by ``flags`` (the CLI shows settings as flags)."""
 
+    def patch(record) -> None:
+        message = redact(record["message"])
+        record["message"] = flags(message) if flags is not None else message
 
-def setup_logging(verbose: bool = False) -> None:
     logger.remove()
-    logger.configure(patcher=_patch)
+    logger.configure(patcher=patch)
     logger.add(sys.stderr, level="DEBUG" if verbose else "INFO",
                format="<level>{level: <7}</level> {message}", colorize=None)

@@ -4,7 +4,7 @@ Stands in for any downstream detector (YOLO, a tracker...): it takes BGR numpy f
 ``rainstream.stream`` and prints one line per frame; no window is opened.
 
     python samples/detector_consumer.py samples/rainy_street.mp4 --max-frames 20
-    python samples/detector_consumer.py rtsp://user:pass@10.0.0.5/stream --weights models/spa.safetensors
+    python samples/detector_consumer.py rtsp://user:pass@10.0.0.5/stream --weights spa.safetensors
 
 Rain streaks are exactly what background subtraction mistakes for motion, so compare
 ``--no-derain`` with the default: the derained stream should report fewer, larger blobs.
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="video file, rtsp:// or http(s):// URL, or webcam:N")
     p.add_argument("--weights", help="model weights (.pth or .safetensors)")
-    p.add_argument("--variant", default="nerd_rain_s")
+    p.add_argument("--model", default="nerd_rain_s", help="model name (rainstream.list_models())")
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--overlap", type=int, default=32)
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = MotionDetector(args.min_area)
     try:
-        frames = rainstream.stream(args.source, weights=args.weights, variant=args.variant,
+        frames = rainstream.stream(args.source, weights=args.weights, model=args.model,
                                    device=args.device, color="bgr", tile=args.tile,
                                    overlap=args.overlap,
                                    derainer=_Passthrough() if args.no_derain else None)

@@ -120,3 +120,56 @@ def clip_factory(tmp_path):
         return make_clip(tmp_path / (name or f"clip{next(counter)}.mp4"), **kwargs)
 
     return factory
+
+
+def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of the BT.601 luma of two RGB images (uint8 or uint16, each at its full scale)."""
+    def luma(x):
+        x = x.astype(np.float64) / np.iinfo(x.dtype).max
+        return 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+
+    return float(10 * np.log10(1.0 / max(np.mean((luma(a) - luma(b)) ** 2), 1e-12)))
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """``rainstream ARGV...`` in this process: (exit code, stderr)."""
+    from rainstream.cli.main import main
+
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The CI box is small and shared; one intra-op thread avoids OpenMP spin contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """The registered test-sized NeRD-Rain (dim 8), seeded, in eval mode."""
+    import torch
+
+    from rainstream.model import build_model
+
+    torch.manual_seed(0)
+    return build_model("nerd_rain_tiny").eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> str:
+    """A safetensors file of a seeded tiny model, for ``--weights``."""
+    import torch
+
+    from rainstream.model import build_model
+    from rainstream.model.checkpoint import write_safetensors
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    write_safetensors(build_model("nerd_rain_tiny").state_dict(), path)
+    return str(path)

@@ -1,10 +1,10 @@
 """``rainstream.stream``: derained frames for detectors, from files (and, in test_rtsp_live.py, RTSP)."""
 from __future__ import annotations
 
-import av
 import numpy as np
 import pytest
 import torch
+from conftest import make_clip
 
 import rainstream
 from rainstream.engine import Derainer, EngineConfig
@@ -17,23 +17,9 @@ class Half(torch.nn.Module):
         return x * 0.5
 
 
-def make_clip(path, frames=6, size=(48, 32), fps=25):
-    rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as c:
-        st = c.add_stream("libx264", rate=fps, options={"crf": "10"})
-        st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
-        for _ in range(frames):
-            img = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-            for p in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in st.encode(None):
-            c.mux(p)
-    return str(path)
-
-
 @pytest.fixture
 def clip(tmp_path):
-    return make_clip(tmp_path / "rainy.mp4")
+    return make_clip(tmp_path / "rainy.mp4", width=48, height=32, frames=6)
 
 
 @pytest.fixture
@@ -87,9 +73,9 @@ def test_live_file_is_paced_and_breaking_out_stops_the_source(clip, half):
 
 @pytest.mark.slow
 def test_real_tiny_model_matches_a_direct_engine_call(tmp_path):
-    clip = make_clip(tmp_path / "tiny.mp4", frames=1, size=(32, 32))
+    clip = make_clip(tmp_path / "tiny.mp4", frames=1, width=32, height=32)
     torch.manual_seed(0)
-    frames = list(rainstream.stream(clip, variant="nerd_rain_tiny", device="cpu", tile=32, overlap=0))
+    frames = list(rainstream.stream(clip, model="nerd_rain_tiny", device="cpu", tile=32, overlap=0))
     torch.manual_seed(0)
     from rainstream.model import load_model
 
@@ -107,8 +93,8 @@ def test_bad_arguments_are_one_line_errors(clip, half, tmp_path):
         rainstream.stream(str(tmp_path / "missing.mp4"), derainer=half)
     with pytest.raises(RainstreamError, match="webcam not found"):
         rainstream.stream(97, derainer=half)
-    with pytest.raises(RainstreamError, match="--tile"):
-        rainstream.stream(clip, variant="nerd_rain_tiny", device="cpu", tile=4)
+    with pytest.raises(RainstreamError, match="`tile` must be at least 16"):
+        rainstream.stream(clip, model="nerd_rain_tiny", device="cpu", tile=4)
     once = rainstream.stream(clip, derainer=half)
     list(once)
     with pytest.raises(RainstreamError, match="only once"):
@@ -123,7 +109,7 @@ def test_detector_sample_runs_on_a_clip(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("detector_consumer", path)
     sample = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sample)
-    clip = make_clip(tmp_path / "c.mp4", frames=4, size=(32, 32))
+    clip = make_clip(tmp_path / "c.mp4", frames=4, width=32, height=32)
     # --no-derain: the detector plumbing without the model (its cost is covered above)
     assert sample.main([clip, "--no-derain", "--max-frames", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

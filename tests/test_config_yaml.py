@@ -5,6 +5,7 @@ import numpy as np
 import yaml
 
 from rainstream.cli.main import main
+from rainstream.configs import bundled_config
 
 
 def _image(path, h=24, w=40):
@@ -15,7 +16,7 @@ def _image(path, h=24, w=40):
 
 
 def test_architecture_section_builds_that_network(tmp_path, capsys):
-    shipped = yaml.safe_load(open("configs/nerd_rain_s.yaml"))
+    shipped = yaml.safe_load(bundled_config("nerd_rain_s").read_text())
     # same file layout, a test-sized network that is none of the named variants
     shipped["model"]["architecture"].update(dim=8, num_blocks=[1, 1, 2])
     cfg = tmp_path / "tiny.yaml"

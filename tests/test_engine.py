@@ -13,13 +13,7 @@ from rainstream.errors import RainstreamError
 CUDA = torch.cuda.is_available()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two OpenMP threads on a busy 2-core machine spin against each other and run the model several times slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Square(nn.Module):
@@ -185,8 +179,8 @@ def test_channels_last_gives_the_same_result():
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(precision="fp8"), "--precision"), (dict(backend="onnx"), "--backend"),
-    (dict(overlap=200), "--overlap"), (dict(max_tiles=0), "--max-tiles"), (dict(tile=8), "--tile"),
+    (dict(precision="fp8"), "`precision`"), (dict(backend="onnx"), "`backend`"),
+    (dict(overlap=200), "`overlap`"), (dict(max_tiles=0), "`max_tiles`"), (dict(tile=8), "`tile`"),
 ])
 def test_bad_settings_are_one_line_errors(kw, match):
     with pytest.raises(RainstreamError, match=match):
@@ -228,14 +222,6 @@ def test_bad_images_are_one_line_errors():
 
 
 # ------------------------------------------------------------------ the real model (dim 8)
-
-@pytest.fixture(scope="module")
-def tiny():
-    from rainstream.model import build_model
-
-    torch.manual_seed(0)
-    return build_model("nerd_rain_tiny").eval()
-
 
 def _scene(h, w):
     """A smooth scene with edges and bright streaks (texture for the model to act on)."""
@@ -314,7 +300,7 @@ def test_cuda_streams_path_matches_cpu(tiny):
 # ------------------------------------------------------------------ the model-only benchmark
 
 def test_bench_measures_supported_cases_and_skips_the_rest():
-    from rainstream.engine.bench import BenchCase, count_gmacs, format_markdown, run_case
+    from rainstream.bench.model import BenchCase, count_gmacs, format_markdown, run_case
 
     model = Pointwise()
     gmacs = count_gmacs(model, 64)
@@ -323,12 +309,12 @@ def test_bench_measures_supported_cases_and_skips_the_rest():
     batched = run_case(model, BenchCase("m", "eager", "bf16", 64, 4), "cpu", 16, 2, 1, gmacs)
     fp16 = run_case(model, BenchCase("m", "eager", "fp16", 64, 4), "cpu", 16, 2, 1, gmacs)
     assert base.status == batched.status == "ok" and base.tiles_per_s > 0
-    assert fp16.status.startswith("skipped: --precision fp16 needs a CUDA GPU")
+    assert fp16.status.startswith("skipped: `precision` fp16 needs a CUDA GPU")
     # frames/s follows the tile plan of a 1080p frame at this tile size and overlap
     assert base.frames_per_s("1080p") == pytest.approx(base.tiles_per_s / plan_tiles(1080, 1920, 64, 16).n_tiles)
     table = format_markdown([base, batched, fp16], command="rainstream bench", machine="test")
     assert "| m | eager (baseline) | fp32 | 64 | 1 |" in table and "1.00x |" in table
-    assert "skipped: --precision fp16" in table
+    assert "skipped: `precision` fp16" in table
 
 
 def test_bench_pipeline_flag_with_a_missing_clip_is_one_line(tmp_path, capsys):

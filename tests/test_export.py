@@ -10,20 +10,7 @@ from rainstream.engine.export import INPUT_NAME, capture, write_program
 TILE = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # two OpenMP threads on a busy 2-core machine spin against each other
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    from rainstream.model import build_model
-
-    torch.manual_seed(0)
-    return build_model("nerd_rain_tiny").eval()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +43,7 @@ def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path):
 
 
 def test_cli_export_bad_inputs_are_one_line_errors(tmp_path, capsys):
-    assert main(["export", "--format", "onnx", "--variant", "nerd_rain_tiny",
+    assert main(["export", "--format", "onnx", "--model", "nerd_rain_tiny",
                  "-o", str(tmp_path / "missing" / "x.onnx")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: output folder") and "Traceback" not in "".join(err)

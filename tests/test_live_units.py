@@ -14,30 +14,18 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from conftest import make_clip
 
 from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
-from rainstream.io.live import LiveOptions, LiveSource, backoff_delays
 from rainstream.io.live_connection import resolve_target
-from rainstream.io.live_queue import END, DropOldestQueue, Failure
 from rainstream.io.live_sink import LiveSink, check_live_output, recording_path
-from rainstream.io.live_stats import LatencyStats
+from rainstream.io.live_source import LiveOptions, LiveSource, backoff_delays
 from rainstream.io.video_info import VideoInfo
+from rainstream.pipeline.queues import END, DropOldestQueue, Failure
+from rainstream.pipeline.stats import LatencyStats
 
 TB = Fraction(1, 90000)
-
-
-def make_clip(path, frames=20, size=(64, 48), fps=25):
-    with av.open(str(path), "w") as c:
-        st = c.add_stream("libx264", rate=fps)
-        st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
-        for i in range(frames):
-            img = np.full((size[1], size[0], 3), (i * 12) % 256, np.uint8)
-            for p in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in st.encode(None):
-            c.mux(p)
-    return str(path)
 
 
 def test_drop_oldest_queue_keeps_newest_and_never_drops_markers():

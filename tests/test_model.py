@@ -144,6 +144,6 @@ def test_convert_cli_on_garbage_prints_one_error_line(tmp_path):
 
 @pytest.mark.parametrize("name", ["nerd_rain_s", "nerd_rain"])
 def test_yaml_configs_describe_the_registered_variants(name):
-    data = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
-    assert data["model"]["variant"] == name
+    data = yaml.safe_load((REPO / "rainstream" / "configs" / f"{name}.yaml").read_text())
+    assert data["model"]["name"] == name
     assert variant_config(name).to_dict() == {**VARIANTS[name].to_dict(), **data["model"]["architecture"]}

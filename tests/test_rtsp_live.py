@@ -22,8 +22,7 @@ from loguru import logger
 import rainstream
 from rainstream.engine import Derainer, EngineConfig
 from rainstream.errors import RainstreamError
-from rainstream.io.live import LiveOptions, LiveSource
-from rainstream.io.live_run import derain_live
+from rainstream.io.live_source import LiveOptions, LiveSource
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "rtsp_server.py")
@@ -167,9 +166,8 @@ def test_server_restart_reconnects_into_one_playable_output(server, tmp_path, lo
 
     t = threading.Thread(target=kill_and_restart)
     t.start()
-    summary = derain_live(server.url(), out, engine,
-                          LiveOptions(stall_timeout=2.0, backoff_initial=0.2, max_retries=10),
-                          duration=7.5)
+    summary = rainstream.derain(server.url(), out, derainer=engine, stall_timeout=2.0, backoff_initial=0.2,
+                                max_retries=10, duration=7.5)
     t.join()
     assert summary.reconnects == 1
     assert not os.path.exists(str(tmp_path / "cam.recording.mkv"))
@@ -240,7 +238,7 @@ def test_cli_records_stream_and_never_prints_password(tmp_path):
     srv = RtspServer(width=32, height=32)
     try:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        base = [sys.executable, "-m", "rainstream.cli.main", "run", "--variant", "nerd_rain_tiny",
+        base = [sys.executable, "-m", "rainstream.cli.main", "run", "--model", "nerd_rain_tiny",
                 "--device", "cpu", "--tile", "32", "--overlap", "0", "--no-progress"]
         bad = subprocess.run(base + [srv.url(password="WrongPass99"), "-o", str(tmp_path / "x.mkv"),
                                      "--max-retries", "0"],

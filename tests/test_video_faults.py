@@ -7,17 +7,15 @@ import av
 import numpy as np
 import pytest
 from conftest import InvertEngine, make_clip, read_video
+from conftest import run_cli as run_rainstream
 
-from rainstream.cli.main import main
+import rainstream
 from rainstream.errors import RainstreamError
-from rainstream.io import EncodeOptions
-from rainstream.pipeline import PipelineOptions, derain_video
+from rainstream.pipeline import RunConfig
 
 
 def run_cli(capsys, *argv):
-    code = main(["run", *map(str, argv), "--variant", "nerd_rain_tiny", "--no-progress"])
-    err = capsys.readouterr().err
-    return code, err
+    return run_rainstream(capsys, "run", *argv, "--model", "nerd_rain_tiny", "--no-progress")
 
 
 def audio_only(path) -> str:
@@ -97,13 +95,13 @@ def test_corrupt_packet_is_skipped_reported_and_never_silent(tmp_path):
     bad = str(tmp_path / "bad.mp4")
     _corrupt_packet(good, bad, 10)  # a keyframe: its GOP cannot be decoded cleanly
     out = tmp_path / "out.mp4"
-    opts = PipelineOptions(progress=False, encode=EncodeOptions(segment_frames=8))
+    opts = RunConfig.load(progress=False, segment_frames=8)
     with pytest.raises(RainstreamError, match=r"input frame\(s\) could not be decoded \(at 0\.400s"):
-        derain_video(bad, out, InvertEngine(), opts)
+        rainstream.derain(bad, out, derainer=InvertEngine(), config=opts)
     assert not out.exists()
     # Asked to keep going, it writes every frame that did decode, in order, and says so.
-    summary = derain_video(bad, out, InvertEngine(), PipelineOptions(
-        progress=False, allow_missing_frames=True, resume=True, encode=EncodeOptions(segment_frames=8)))
+    summary = rainstream.derain(bad, out, derainer=InvertEngine(), progress=False, allow_missing_frames=True,
+                                resume=True, segment_frames=8)
     got = read_video(out)
     assert 0 < len(got["pts"]) < 20 and got["pts"] == sorted(got["pts"])
     assert summary.frames == len(got["pts"])

@@ -7,22 +7,18 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import InvertEngine, make_clip, pattern, read_video
+from conftest import InvertEngine, luma_psnr, make_clip, pattern, read_video
 
+import rainstream
 from rainstream.errors import RainstreamError
-from rainstream.io import EncodeOptions, FileSource
+from rainstream.io import FileSource
 from rainstream.io.colour import frame_to_rgb
-from rainstream.pipeline import PipelineOptions, _END, batches, derain_video
+from rainstream.pipeline import Batcher, RunConfig
+from rainstream.pipeline.queues import END
 
 
-def luma(img: np.ndarray) -> np.ndarray:
-    x = img.astype(np.float64) / np.iinfo(img.dtype).max
-    return 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
-
-
-def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((luma(a) - luma(b)) ** 2)
-    return float(10 * np.log10(1.0 / max(mse, 1e-12)))
+def derain_video(input, output, engine, config: RunConfig):
+    return rainstream.derain(input, output, derainer=engine, config=config)
 
 
 def assert_engine_output(src: dict, out: dict) -> None:
@@ -35,9 +31,8 @@ def assert_engine_output(src: dict, out: dict) -> None:
         assert luma_psnr(x, y) < 15.0  # visibly changed
 
 
-def opts(**kw) -> PipelineOptions:
-    seg = kw.pop("segment_frames", 4)
-    return PipelineOptions(progress=False, encode=EncodeOptions(segment_frames=seg), **kw)
+def opts(**kw) -> RunConfig:
+    return RunConfig.load(progress=False, segment_frames=kw.pop("segment_frames", 4), **kw)
 
 
 def test_odd_size_ntsc_rate_audio_colour_rotation_survive(tmp_path):
@@ -129,7 +124,10 @@ def test_batcher_groups_same_size_frames():
 
     shapes = [(4, 4)] * 5 + [(2, 2)] * 2 + [(4, 4)]
     frames = iter([Frame(image=np.zeros((*s, 3), np.uint8), index=i) for i, s in enumerate(shapes)])
-    got = [[f.index for f in b] for b in batches(lambda: next(frames, _END), 3)]
+    batcher = Batcher(lambda block: next(frames, END), 3)
+    got = []
+    while (batch := batcher.next()) is not END:
+        got.append([f.index for f in batch])
     assert got == [[0, 1, 2], [3, 4], [5, 6], [7]]
 
 
@@ -205,7 +203,7 @@ def test_sink_error_reaches_the_caller(tmp_path):
 
 
 def test_pipeline_bench_times_the_same_frames(tmp_path):
-    from rainstream.pipeline_bench import run_pipeline_bench
+    from rainstream.bench.pipeline import run_pipeline_bench
 
     clip = make_clip(tmp_path / "b.mp4", frames=9)
     engine = InvertEngine(delay_s=0.01)

@@ -9,37 +9,25 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
-import torch
-from conftest import make_clip, read_video
+from conftest import luma_psnr, make_clip, read_video
 
-from rainstream.model import build_model
-from rainstream.model.checkpoint import write_safetensors
 from rainstream.pipeline import work_dir_for
 
 pytestmark = pytest.mark.slow
-
-
-def luma_psnr(a, b) -> float:
-    y = lambda x: x.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / 255  # noqa: E731
-    return float(10 * np.log10(1 / max(np.mean((y(a) - y(b)) ** 2), 1e-12)))
 FRAMES = 18
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory):
+def job(tmp_path_factory, tiny_weights):
     root = tmp_path_factory.mktemp("resume")
-    torch.manual_seed(0)
-    weights = root / "tiny.safetensors"
-    write_safetensors(build_model("nerd_rain_tiny").state_dict(), weights)
     src = make_clip(root / "in.mp4", width=96, height=64, frames=FRAMES, audio=True, gop=6)
-    return root, src, str(weights)
+    return root, src, tiny_weights
 
 
 def cli(src, out, weights, *extra):
     return [sys.executable, "-m", "rainstream.cli.main", "run", str(src), "-o", str(out),
-            "--variant", "nerd_rain_tiny", "--weights", weights, "--device", "cpu",
+            "--model", "nerd_rain_tiny", "--weights", weights, "--device", "cpu",
             "--segment-frames", "3", "--no-progress", *extra]
 
 

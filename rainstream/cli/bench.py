@@ -1,4 +1,4 @@
-"""``rainstream bench``: model-only throughput table (and, with --pipeline, end-to-end efficiency)."""
+"""``rainstream bench``: model-only throughput (default), pipeline efficiency (--pipeline), live latency (--live)."""
 from __future__ import annotations
 
 import argparse
@@ -11,24 +11,24 @@ from rainstream.errors import RainstreamError
 EXAMPLES = """examples:
   rainstream bench                                         # NeRD-Rain-S, eager fp32, tile 256, batch 1
   rainstream bench --backend eager compile tensorrt --precision fp32 fp16 bf16 --batch 1 8 16
-  rainstream bench --variant nerd_rain_s nerd_rain --precision fp16 --batch 16 -o bench.md
-  rainstream bench --device cpu --variant nerd_rain_tiny --precision fp32 bf16 --batch 1 4
+  rainstream bench --model nerd_rain_s nerd_rain --precision fp16 --batch 16 -o bench.md
+  rainstream bench --device cpu --model nerd_rain_tiny --precision fp32 bf16 --batch 1 4
   rainstream bench --pipeline samples/rainy_street.mp4 --precision fp16 --batch 4
+  rainstream bench --live rtsp://127.0.0.1:8554/cam --model pointwise --seconds 20
 
 Every run also measures the eager-fp32 one-tile-at-a-time baseline, so the "vs baseline" column is a
 side-by-side ratio. Combinations the machine cannot run (fp16 on CPU, tensorrt not installed) are
 listed as skipped. Paste the printed table into docs/BENCHMARKS.md.
 """
 
-VARIANTS = ["nerd_rain_s", "nerd_rain", "nerd_rain_tiny"]
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="model throughput per backend, precision, tile and batch",
         description="Measure model-only throughput (tiles/s, frames/s at 720p/1080p, TFLOP/s).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variant", nargs="+", default=["nerd_rain_s"], choices=VARIANTS, help="model variant(s)")
+    p.add_argument("--model", nargs="+", default=["nerd_rain_s"], metavar="NAME",
+                   help="model(s): nerd_rain_s (default), nerd_rain, nerd_rain_tiny; with --live also pointwise")
+    p.add_argument("--variant", nargs="+", dest="model", help=argparse.SUPPRESS)  # the old name of --model
     p.add_argument("--weights", metavar="FILE", help="weights (speed does not depend on them; default: untrained)")
     p.add_argument("--backend", nargs="+", default=["eager"], choices=["eager", "compile", "tensorrt"])
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
@@ -43,6 +43,11 @@ def register(subparsers) -> None:
     p.add_argument("--pipeline", metavar="CLIP",
                    help="instead: end-to-end pipeline fps vs engine-only fps on this clip")
     p.add_argument("--frames", type=int, default=None, help="with --pipeline: use the first N frames")
+    p.add_argument("--live", metavar="SOURCE",
+                   help="instead: capture -> derained latency and drops on a stream, webcam or file (as a camera)")
+    p.add_argument("--seconds", type=float, default=20.0, help="with --live: how long to measure (default 20)")
+    p.add_argument("--queue-frames", type=int, default=2, dest="queue_frames",
+                   help="with --live: drop-oldest queue length (default 2)")
     p.set_defaults(func=handle)
 
 
@@ -60,9 +65,11 @@ def handle(args: argparse.Namespace) -> int:
     resolve_device(args.device)  # a missing GPU is one error line, before any model is built
     if args.pipeline:
         return _pipeline(args)
-    from rainstream.engine.bench import format_markdown, machine_description, run_bench
+    if args.live:
+        return _live(args)
+    from rainstream.bench.model import format_markdown, machine_description, run_bench
 
-    results = run_bench(variants=args.variant, backends=args.backend, precisions=args.precision, tiles=args.tile,
+    results = run_bench(variants=args.model, backends=args.backend, precisions=args.precision, tiles=args.tile,
                         batches=args.batch, device=args.device, overlap=args.overlap, iters=args.iters,
                         warmup=args.warmup, weights=args.weights)
     args_text = " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("bench") + 1:]) if "bench" in sys.argv else ""
@@ -77,21 +84,41 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_config(args: argparse.Namespace):
+    from rainstream.engine import EngineConfig
+
+    return EngineConfig(tile=args.tile[0], overlap=args.overlap, max_tiles=max(args.batch), device=args.device,
+                        precision=args.precision[0], backend=args.backend[0])
+
+
 def _pipeline(args: argparse.Namespace) -> int:
-    try:
-        from rainstream.pipeline_bench import run_pipeline_bench
-    except ModuleNotFoundError as exc:
-        if exc.name != "rainstream.pipeline_bench":
-            raise
-        raise RainstreamError("--pipeline is not available in this build (no rainstream.pipeline_bench)") from None
     if not os.path.isfile(args.pipeline):
-        raise RainstreamError(f"--pipeline {args.pipeline}: no such file")
-    from rainstream.engine import Derainer, EngineConfig
+        raise RainstreamError(f"`pipeline` {args.pipeline}: no such file")
+    from rainstream.bench.pipeline import run_pipeline_bench
+    from rainstream.engine import Derainer
     from rainstream.model import load_model
 
-    model = load_model(args.variant[0], weights=args.weights, device="cpu")
-    config = EngineConfig(tile=args.tile[0], overlap=args.overlap, max_tiles=max(args.batch), device=args.device,
-                          precision=args.precision[0], backend=args.backend[0])
-    result = run_pipeline_bench(args.pipeline, Derainer(model, config), batch=args.batch[0], max_frames=args.frames)
+    model = load_model(args.model[0], weights=args.weights, device="cpu")
+    result = run_pipeline_bench(args.pipeline, Derainer(model, _engine_config(args)), batch=args.batch[0],
+                                max_frames=args.frames)
     print(result.line())
+    return 0
+
+
+def _live(args: argparse.Namespace) -> int:
+    import json
+
+    from rainstream.bench.live import pointwise_derainer, run_live_bench
+    from rainstream.engine import Derainer
+    from rainstream.model import load_model
+
+    name = args.model[0]
+    config = _engine_config(args)
+    if name == "pointwise":
+        derainer = pointwise_derainer(config)
+    else:
+        derainer = Derainer(load_model(name, weights=args.weights, device="cpu"), config)
+    result = run_live_bench(args.live, derainer, args.seconds, args.queue_frames)
+    result.update(model=name, device=str(derainer.device), tile=config.tile)
+    print(json.dumps(result))
     return 0

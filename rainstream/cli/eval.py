@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, metavar="DIR|LIST", help="paired folder or SPA-Data list file")
     p.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
-    p.add_argument("--variant", default="nerd_rain_s", help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny")
+    p.add_argument("--model", default="nerd_rain_s", metavar="NAME", help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny")
+    p.add_argument("--variant", dest="model", help=argparse.SUPPRESS)  # the old name of --model
     p.add_argument("--root", metavar="DIR", help="folder the list file's paths are relative to")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
@@ -39,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
     from rainstream.training.evaluate import evaluate
 
     engine = EngineConfig(tile=args.tile, overlap=args.overlap, precision=args.precision, device=args.device)
-    report = evaluate(args.data, args.weights, args.variant, engine, root=args.root, limit=args.limit)
+    report = evaluate(args.data, args.weights, args.model, engine, root=args.root, limit=args.limit)
     width = max(len(s.name) for s in report.scores)
     line = "{:<%d}  PSNR {:7.3f} dB  SSIM {:.4f}   rainy input: PSNR {:7.3f} dB  SSIM {:.4f}   gain {:+.2f} dB" % width
     for s in report.scores:

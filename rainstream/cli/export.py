@@ -6,7 +6,7 @@ import argparse
 EXAMPLES = """examples:
   rainstream export --format onnx --weights models/nerd_rain_s.safetensors -o nerd_rain_s_256.onnx
   rainstream export --format exported-program --tile 256 --batch 16 -o nerd_rain_s_b16.pt2
-  rainstream export --format onnx --variant nerd_rain --weights NeRD-Rain_SPA.pth -o nerd_rain.onnx
+  rainstream export --format onnx --model nerd_rain --weights NeRD-Rain_SPA.pth -o nerd_rain.onnx
 
 The input is (batch, 3, tile, tile) float32 RGB in [0, 1], named "rainy"; the output "derained" has the
 same shape. Keep --tile 256 unless you know why: the model's output depends on the tile size.
@@ -20,8 +20,9 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--format", required=True, choices=["onnx", "exported-program"], help="output format")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (.onnx / .pt2)")
-    p.add_argument("--variant", default="nerd_rain_s", choices=["nerd_rain_s", "nerd_rain", "nerd_rain_tiny"],
-                   help="model variant (default nerd_rain_s; the width is read from --weights when given)")
+    p.add_argument("--model", default="nerd_rain_s", metavar="NAME",
+                   help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny; the width is read from --weights")
+    p.add_argument("--variant", dest="model", help=argparse.SUPPRESS)  # the old name of --model
     p.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
     p.add_argument("--tile", type=int, default=256, help="tile side in pixels (default 256)")
     p.add_argument("--batch", type=int, default=1, help="tiles per call baked into the graph (default 1)")
@@ -34,6 +35,6 @@ def handle(args: argparse.Namespace) -> int:
     from rainstream.model import load_model
 
     check_target(args.output, args.format)  # before the slow model load
-    model = load_model(args.variant, weights=args.weights, device="cpu")
+    model = load_model(args.model, weights=args.weights, device="cpu")
     export_model(model, args.output, fmt=args.format, tile=args.tile, batch=args.batch, opset=args.opset)
     return 0

@@ -1,12 +1,15 @@
 """Entry point of the ``rainstream`` command: parse, then hand over to one subcommand module.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; the module's handler
-does the work through the Python API. User errors (``RainstreamError``) become one line on stderr.
+builds the config and calls the Python API. Building the parser imports no torch, PyAV or OpenCV,
+so ``--help`` is instant. User errors (``RainstreamError``) become one line on stderr, with the
+settings the library names (`tile`) shown as this command's flags (--tile).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from rainstream.errors import RainstreamError
@@ -17,10 +20,12 @@ SUBCOMMANDS = ["run", "convert", "export", "bench", "synth", "train", "eval"]
 EPILOG = """examples:
   rainstream run samples/rainy_street.mp4 -o derained.mp4
   rainstream run rtsp://user:pass@10.0.0.5/stream -o cam.mkv --live
-  rainstream run photo.jpg -o photo_derained.png --weights models/nerd_rain_s.safetensors
-  rainstream convert NeRD-Rain-S_SPA.pth -o models/spa.safetensors
+  rainstream run photo.jpg -o photo_derained.png --weights NeRD-Rain-S_SPA.pth
+  rainstream convert NeRD-Rain-S_SPA.pth -o spa.safetensors
   rainstream bench --backend eager compile --precision fp32 fp16
 """
+
+_SETTING = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,29 +38,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"rainstream.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"rainstream.cli.{name}":
-                continue  # subcommand not shipped in this build
-            raise
-        module.register(sub)
+        importlib.import_module(f"rainstream.cli.{name}").register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from rainstream.log import setup_logging
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Setting name -> the long flag that sets it, over every subcommand."""
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for name, flag in _flags(sub).items():
+                    flags.setdefault(name, flag)
+        elif action.option_strings and action.help != argparse.SUPPRESS and action.nargs != 0:
+            flags.setdefault(action.dest, max(action.option_strings, key=len))
+        elif action.option_strings and action.nargs == 0 and action.const is True:
+            flags.setdefault(action.dest, max(action.option_strings, key=len))  # on/off switches
+    return flags
 
+
+def flag_text(message: str, parser: argparse.ArgumentParser) -> str:
+    """The library's message with each `setting` written as the flag that sets it (or plain)."""
+    flags = _flags(parser)
+    return _SETTING.sub(lambda m: flags.get(m.group(1).rpartition(".")[2], m.group(1)), message)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from rainstream.log import setup_logging
+
+    setup_logging(verbose=args.verbose, flags=lambda text: flag_text(text, parser))
     try:
         return int(args.func(args) or 0)
     except RainstreamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # exit code 130: an interruption that left a usable output, reported without "error:"
+        prefix = "" if exc.exit_code == 130 else "error: "
+        print(prefix + flag_text(str(exc), parser), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -5,8 +5,6 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from rainstream.synth.settings import PRESETS, preset
-
 PAIRS_EXAMPLES = """examples:
   rainstream synth pairs ../shared/data/clean -o data/train --count-per-image 8 --seed 1
   rainstream synth pairs photos/ -o data/hazy --size 384 --haze --rain heavy
@@ -36,8 +34,9 @@ def register(subparsers) -> None:
     pairs.add_argument("--size", type=int, default=256,
                        help="square crop size in pixels, 0 = whole photo (default 256)")
     pairs.add_argument("--haze", action="store_true", help="add a haze veil to half of the pairs")
-    pairs.add_argument("--rain", choices=["random", *PRESETS], default="random",
-                       help="rain condition; random samples drizzle..downpour per pair (default)")
+    pairs.add_argument("--rain", default="random", metavar="PRESET",
+                       help="rain condition: light, medium, heavy, or random (default: samples drizzle.."
+                            "downpour per pair)")
     pairs.set_defaults(func=run_pairs)
 
     video = sub.add_parser(
@@ -52,7 +51,8 @@ def register(subparsers) -> None:
     video.add_argument("--fps", type=float, help="frame rate (photo default 25; video default its own)")
     video.add_argument("--size", metavar="WxH", help="output size, e.g. 640x360 (photo default 640x360)")
     video.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    video.add_argument("--rain", choices=list(PRESETS), default="medium", help="rain condition")
+    video.add_argument("--rain", default="medium", metavar="PRESET",
+                       help="rain condition: light, medium (default) or heavy")
     video.add_argument("--angle", type=float, help="fall direction, degrees from vertical")
     video.add_argument("--haze", type=float, default=0.0, metavar="STRENGTH",
                        help="veil strength 0..0.9 (default 0)")
@@ -64,6 +64,7 @@ def register(subparsers) -> None:
 
 def run_pairs(args) -> int:
     from rainstream.synth.pairs import make_pairs
+    from rainstream.synth.settings import preset
 
     settings = None if args.rain == "random" else preset(args.rain)
     make_pairs(Path(args.clean_dir), Path(args.output), count_per_image=args.count_per_image,
@@ -73,6 +74,7 @@ def run_pairs(args) -> int:
 
 def run_video(args) -> int:
     from rainstream.synth.clip import ClipSpec, make_clip, parse_size
+    from rainstream.synth.settings import preset
 
     settings = preset(args.rain)
     if args.angle is not None:

@@ -6,13 +6,13 @@ import os
 import signal
 
 EXAMPLES = """examples:
-  rainstream train configs/train_spa.yaml
-  rainstream train configs/train_spa.yaml data.train=/data/SPA/real_world.txt optim.lr=5e-5 steps=20000
-  rainstream train configs/train_spa.yaml init_weights=models/NeRD-Rain-S_SPA.pth   # fine-tune
-  rainstream train configs/train_spa.yaml --resume            # continue from the newest checkpoint
-  torchrun --nproc_per_node 4 -m rainstream.cli.main train configs/train_spa.yaml   # 4 GPUs (DDP)
+  rainstream train train_spa
+  rainstream train train_spa data.train=/data/SPA/real_world.txt optim.lr=5e-5 steps=20000
+  rainstream train train_spa init_weights=models/NeRD-Rain-S_SPA.pth   # fine-tune
+  rainstream train train_spa --resume            # continue from the newest checkpoint
+  torchrun --nproc_per_node 4 -m rainstream.cli.main train train_spa   # 4 GPUs (DDP)
   torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
-      -m rainstream.cli.main train configs/train_spa.yaml                            # 2 nodes
+      -m rainstream.cli.main train train_spa                            # 2 nodes
 
 Overrides are dotted keys with Python literal values (strings need no quotes):
   steps, seed, device, precision (fp32|bf16|fp16), init_weights, output_dir, log_every,
@@ -27,7 +27,8 @@ def register(subparsers) -> None:
         "train", help="fine-tune NeRD-Rain on paired rain data",
         description="Train or fine-tune NeRD-Rain with the paper's loss (single process, or DDP under torchrun).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", metavar="CONFIG", help="training YAML (see configs/train_*.yaml)")
+    p.add_argument("config", metavar="CONFIG", help="training YAML file, or a bundled config: train_spa, train_paired, train_synthetic, "
+                        "train_default_weights")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=2e-4")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                    help="continue from the newest checkpoint in output_dir (or from CHECKPOINT)")

@@ -46,7 +46,7 @@ class TensorRTTiles:
         except ImportError:
             raise RainstreamError(TENSORRT_MISSING) from None
         if device.type != "cuda":
-            raise RainstreamError("the tensorrt backend needs a CUDA GPU (--device cuda)")
+            raise RainstreamError("the tensorrt backend needs a CUDA GPU (`device` cuda)")
         self._trt = torch_tensorrt
         self._model = model
         self._precisions = {torch.float32} | ({AUTOCAST_DTYPES[config.precision]}

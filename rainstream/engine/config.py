@@ -17,7 +17,7 @@ AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Engine settings, filled from YAML (``engine:`` section) or CLI flags.
+    """Engine settings: the ``engine`` section of the run config (YAML, overrides, flags, API settings).
 
     ``tile`` stays 256 unless asked: the model was trained on 256 patches and its implicit decoder
     normalises coordinates to the input size, so the output depends on the tile size. ``max_tiles`` bounds
@@ -34,15 +34,15 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if self.tile < 16:
-            raise RainstreamError(f"--tile must be at least 16, not {self.tile}")
+            raise RainstreamError(f"`tile` must be at least 16, not {self.tile}")
         if not 0 <= self.overlap < self.tile // 2:
-            raise RainstreamError(f"--overlap must be in [0, tile/2) = [0, {self.tile // 2}), not {self.overlap}")
+            raise RainstreamError(f"`overlap` must be in [0, tile/2) = [0, {self.tile // 2}), not {self.overlap}")
         if self.max_tiles < 1:
-            raise RainstreamError(f"--max-tiles must be at least 1, not {self.max_tiles}")
+            raise RainstreamError(f"`max_tiles` must be at least 1, not {self.max_tiles}")
         if self.precision not in PRECISIONS:
-            raise RainstreamError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+            raise RainstreamError(f"`precision` must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.backend not in BACKENDS:
-            raise RainstreamError(f"--backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+            raise RainstreamError(f"`backend` must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "EngineConfig":
@@ -59,9 +59,9 @@ class EngineConfig:
 def check_precision(precision: str, device: torch.device) -> None:
     """Reject precisions the device cannot run usefully (one line, before any work)."""
     if precision == "fp16" and device.type != "cuda":
-        raise RainstreamError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        raise RainstreamError("`precision` fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise RainstreamError(f"--precision bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp16")
+        raise RainstreamError(f"`precision` bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp16")
 
 
 def fallback_precision(precision: str, device: torch.device) -> str:

@@ -64,6 +64,10 @@ class PendingBatch:
         self._dtype = dtype
         self._result: list[np.ndarray] | None = None
 
+    def done(self) -> bool:
+        """True when :meth:`result` would not wait (always on the CPU, where ``submit`` did the work)."""
+        return self._result is not None or self._done is None or self._done.query()
+
     def result(self) -> list[np.ndarray]:
         if self._result is None:
             if self._done is not None:
@@ -247,7 +251,7 @@ class Derainer:
         k = tiles.shape[0]
         if k == 1:
             raise RainstreamError(f"out of device memory on a single {tiles.shape[2]}x{tiles.shape[3]} tile; "
-                                  "use a smaller --tile or another device")
+                                  "use a smaller `tile` or another `device`")
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         half = (k + 1) // 2

@@ -172,6 +172,7 @@ class FileSource:
             color_trc=int(first.color_trc or cc.color_trc or 2),
             display_matrix=_display_matrix(first), frame_count=frame_count or None,
             duration=duration, codec=cc.name, metadata=dict(st.metadata),
+            start_time=float(first.pts * time_base) if first.pts is not None else None,
         )
 
     # -- reading -----------------------------------------------------------------------------

@@ -1,12 +1,16 @@
-"""Still images in and out (PNG/JPEG/TIFF/...), 8- or 16-bit, written atomically."""
+"""Still images in and out (PNG/JPEG/TIFF/...), 8- or 16-bit, written atomically; as a source and a sink."""
 from __future__ import annotations
 
 import os
+import time
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
 
 from rainstream.errors import RainstreamError
+from rainstream.frames import Frame
+from rainstream.io.sink import Sink
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -65,3 +69,37 @@ def write_image(path: str, image: np.ndarray) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise RainstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class ImageSource:
+    """Still images as frames, in order; ``meta["path"]`` names each file. Read lazily, one at a time."""
+
+    info = None  # no stream description: every image stands alone
+
+    def __init__(self, paths: list[str]):
+        self.paths = list(paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.paths):
+            yield Frame(image=read_image(path), index=index, captured_at=time.monotonic(), meta={"path": path})
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "ImageSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ImageSink(Sink):
+    """Writes each frame to ``output_for(frame)`` (atomically, by extension)."""
+
+    def __init__(self, output_for: Callable[[Frame], str]):
+        self.output_for = output_for
+        self.frames_written = 0
+
+    def write(self, frame: Frame) -> None:
+        write_image(self.output_for(frame), frame.image)
+        self.frames_written += 1

@@ -1,13 +1,15 @@
-"""One connection to a live source: PyAV open with timeouts, a reader thread, and a hard teardown.
+"""One connection to a live source: PyAV open with timeouts, decoding, and a hard teardown.
 
-PyAV reads block inside FFmpeg without the GIL. PyAV's ``timeout=(open, read)`` installs FFmpeg's
-interrupt callback, which FFmpeg's network code polls, so a silent RTSP server does raise after
-``read_timeout`` (verified with PyAV 18 / FFmpeg 8 against a SIGSTOPped server). It does not cover
-every stall: a server that keeps the socket alive (RTCP, keep-alives, audio) but sends no video,
-or a read that blocks somewhere the callback is not polled. So the watchdog (``live.py``) also
-calls ``teardown()``, which never touches the container from another thread (closing it under a
-running read is a use-after-free) but shuts down the connection's own sockets at the OS level; the
-blocked read then returns and the reader thread closes the container itself.
+The connection has no thread of its own: whoever iterates ``frames()`` (the pipeline's one reader
+thread) reads and decodes. PyAV reads block inside FFmpeg without the GIL. PyAV's
+``timeout=(open, read)`` installs FFmpeg's interrupt callback, which FFmpeg's network code polls, so
+a silent RTSP server does raise after ``read_timeout`` (verified with PyAV 18 / FFmpeg 8 against a
+SIGSTOPped server). It does not cover every stall: a server that keeps the socket alive (RTCP,
+keep-alives, audio) but sends no video, or a read that blocks somewhere the callback is not polled.
+So the watchdog (``live_source.py``) also calls ``teardown()``, which never touches the container
+from another thread (closing it under a running read is a use-after-free) but shuts down the
+connection's own sockets at the OS level; the blocked read then returns and the reading thread
+closes the container itself.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from loguru import logger
 
 from rainstream.errors import RainstreamError
 from rainstream.io.colour import frame_to_rgb, is_high_bit_depth, matrix_for, range_for
-from rainstream.io.live_queue import END, DropOldestQueue, Failure
 from rainstream.log import redact
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
@@ -58,7 +59,7 @@ def resolve_target(spec: str, transport: str = "tcp", read_timeout: float = 5.0,
     scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
     if scheme in ("rtsp", "rtsps"):
         if transport not in ("tcp", "udp"):
-            raise RainstreamError(f"--transport must be tcp or udp, not {transport!r}")
+            raise RainstreamError(f"`transport` must be tcp or udp, not {transport!r}")
         return Target(spec, None, {"rtsp_transport": transport, "timeout": us,
                                    "fflags": "nobuffer", "max_delay": "500000"})
     if scheme in NETWORK_SCHEMES:
@@ -95,22 +96,19 @@ def describe_error(exc: BaseException) -> str:
 
 
 class Connection:
-    """An open container plus the thread that decodes it into ``queue`` as ``(image, pts, t)`` items.
+    """An open container whose ``frames()`` decodes ``(image, pts, captured_at)`` items until the
+    stream ends, fails or is torn down; ``reason`` then says why. Construct it to connect; errors
+    propagate to the caller."""
 
-    The queue (one per connection, so a reader left behind cannot disturb its successor) receives
-    frames, then ``END`` (stream ended) or a ``Failure`` (read error). ``reason`` says why the
-    connection finished. Construct it to connect; errors propagate to the caller.
-    """
-
-    def __init__(self, target: Target, open_timeout: float, read_timeout: float, queue_frames: int = 4,
-                 realtime: bool = True):
+    def __init__(self, target: Target, open_timeout: float, read_timeout: float, realtime: bool = True):
         self.target = target
-        # A file "camera" is paced here, at decode, so frames arrive at its frame rate like a live
-        # feed (drops then happen downstream, where the engine falls behind, not in this queue).
+        # A file "camera" is paced at decode, so frames arrive at its frame rate like a live feed
+        # (drops then happen downstream, where the engine falls behind).
         self.paced = realtime and target.kind == "file"
-        self.queue = DropOldestQueue(queue_frames)
         self.reason = ""
         self._stop = threading.Event()
+        self._started = False
+        self._closed = False
         before = _socket_inodes()
         self.container = av.open(target.url, "r", format=target.format, options=dict(target.options),
                                  timeout=(open_timeout, read_timeout))
@@ -122,16 +120,12 @@ class Connection:
             self.stream = self.container.streams.video[0]
             self.stream.thread_type = "AUTO" if target.kind == "file" else "SLICE"  # SLICE: no frame delay
         except BaseException:
-            self.container.close()
+            self._close_container()
             raise
         cc = self.stream.codec_context
         self.time_base = Fraction(self.stream.time_base or Fraction(1, 90000))
         rate = self.stream.average_rate or self.stream.guessed_rate or cc.framerate
         self.rate = Fraction(rate) if rate else None
-        self._thread = threading.Thread(target=self._read, name="rainstream-live-reader", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def _decoded(self):
         """Decoded frames until the stream ends (decoder flushed) or teardown; bad packets skipped."""
@@ -146,7 +140,13 @@ class Connection:
                 continue  # a damaged packet (lost RTP data): the next keyframe recovers
         yield from self.stream.codec_context.decode(None)
 
-    def _read(self) -> None:
+    def frames(self) -> Iterator[tuple]:
+        """RGB frames as ``(image, pts, time.monotonic() at decode)``; closes the container when done.
+
+        Read errors end the iteration (``reason`` holds them, password-free) rather than raise: the
+        live source decides whether to reconnect.
+        """
+        self._started = True
         matrix = rng = None
         high = False
         start = first = None
@@ -163,20 +163,15 @@ class Connection:
                     due = start + float((vf.pts - first) * self.time_base)
                     if self._stop.wait(max(0.0, due - time.monotonic())):
                         break
-                self.queue.put((image, vf.pts, time.monotonic()))
+                if self._stop.is_set():
+                    break
+                yield image, vf.pts, time.monotonic()
             self.reason = self.reason or "ended"
-            self.queue.put(END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            if self._stop.is_set():
-                self.queue.put(END)
-            else:
+        except Exception as exc:  # noqa: BLE001 - network errors of every kind end this connection
+            if not self._stop.is_set():
                 self.reason = describe_error(exc)
-                self.queue.put(Failure(exc))
         finally:
-            try:
-                self.container.close()
-            except Exception:  # noqa: BLE001 - already finishing
-                pass
+            self._close_container()
 
     def teardown(self, reason: str) -> None:
         """Stop this connection from any thread, even while its read is blocked in FFmpeg."""
@@ -185,17 +180,21 @@ class Connection:
         self.reason = reason
         self._stop.set()
         _shutdown_sockets(self._inodes)
-        self.queue.put(END)  # wake the consumer now, whatever the reader is doing
 
-    def join(self, timeout: float) -> bool:
-        """Wait for the reader to finish; False if it is still stuck (it is a daemon, left behind)."""
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def close(self) -> None:
+        """Tear down; the container is closed here only if nobody ever read from it (otherwise the
+        reading thread closes it when its read returns)."""
+        self.teardown(self.reason or "closed")
+        if not self._started:
+            self._close_container()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+    def _close_container(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - already finishing
+                pass
 
 
 def _open_sockets() -> Iterator[tuple[int, int]]:

@@ -19,6 +19,7 @@ from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
 from rainstream.io.colour import matrix_for, range_for, rgb_to_frame
 from rainstream.io.encode_options import EncodeOptions
+from rainstream.io.sink import Sink
 from rainstream.io.video_info import VideoInfo
 from rainstream.log import redact
 
@@ -55,10 +56,10 @@ def check_live_output(output: str) -> None:
         raise RainstreamError(f"output folder is not writable: {folder}")
 
 
-class LiveSink:
+class LiveSink(Sink):
     """``write(frame)`` with increasing pts, then ``close()``; ``abort()`` after an error (keeps the file)."""
 
-    def __init__(self, output: str, info: VideoInfo, encode: EncodeOptions = EncodeOptions(preset="veryfast")):
+    def __init__(self, output: str, info: VideoInfo, encode: EncodeOptions = EncodeOptions()):
         check_live_output(output)
         self.output = os.fspath(output)
         self.info = info
@@ -97,7 +98,7 @@ class LiveSink:
             raise RainstreamError(f"cannot open output {self.where}: "
                                   f"{redact(getattr(exc, 'strerror', None) or str(exc))}") from None
         rate = self.info.rate or Fraction(25)
-        codec_options = dict(self.encode.codec_options(self._codec))
+        codec_options = dict(self.encode.codec_options(self._codec, live=True))
         if self._codec in ("libx264", "libx265"):
             codec_options["tune"] = "zerolatency"
         st = c.add_stream(self._codec, rate=rate, options=codec_options)
@@ -152,12 +153,3 @@ class LiveSink:
     def _finish(self) -> None:
         if not self.publishing and os.path.exists(self._path):
             os.replace(self._path, self.output)
-
-    def __enter__(self) -> "LiveSink":
-        return self
-
-    def __exit__(self, exc_type, *rest) -> None:
-        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
-            self.close()
-        else:
-            self.abort()

@@ -17,6 +17,7 @@ from rainstream.frames import Frame
 from rainstream.io.colour import matrix_for, range_for, rgb_to_frame
 from rainstream.io.encode_options import EncodeOptions
 from rainstream.io.journal import Journal, Segment
+from rainstream.io.sink import Sink
 from rainstream.io.video_info import VideoInfo
 
 # MP4 keeps the stream's own time base. Its edit lists round a non-zero start to 1 ms, so each
@@ -24,8 +25,8 @@ from rainstream.io.video_info import VideoInfo
 SEGMENT_EXT = ".mp4"
 
 
-class SegmentSink:
-    """Sink: ``write(frame)`` in presentation order, ``close()`` to flush the open segment."""
+class SegmentSink(Sink):
+    """``write(frame)`` in presentation order, ``close()`` to flush the open segment."""
 
     def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal):
         self.work_dir = work_dir
@@ -53,7 +54,7 @@ class SegmentSink:
         c = av.open(self._tmp_path, "w", format="mp4")
         info = self.info
         rate = info.rate if info.rate else None
-        st = c.add_stream(self.codec, rate=rate, options=self.options.codec_options(self.codec))
+        st = c.add_stream(self.codec, rate=rate, options=self.options.codec_options(self.codec, live=False))
         h, w = frame.image.shape[:2]
         st.width, st.height, st.pix_fmt = w, h, self.pix_fmt
         st.time_base = frame.time_base
@@ -108,7 +109,7 @@ class SegmentSink:
         self._close_segment()
 
     def abort(self) -> None:
-        """Drop the segment in progress (after an error); completed segments stay for --resume."""
+        """Drop the segment in progress (after an error); completed segments stay for a resume."""
         if self._container is not None:
             try:
                 self._container.close()

@@ -25,6 +25,7 @@ class VideoInfo:
     display_matrix: tuple[int, ...] | None = None  # 9 int32, FFmpeg layout; rotation/flip for players
     frame_count: int | None = None  # from the container header; an estimate, used for progress only
     duration: float | None = None  # seconds
+    start_time: float | None = None  # seconds: presentation time of the first frame
     codec: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
 

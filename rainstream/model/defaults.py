@@ -1,29 +1,36 @@
-"""The default weights shipped in ``models/`` and their checksums (verified on every load)."""
+"""The default weights shipped as package data in ``rainstream/weights/`` and their checksums.
+
+The checksum is verified on every load. The files are found through the package
+(``importlib.resources``), so a wheel install has them too; ``$RAINSTREAM_MODELS`` points elsewhere.
+"""
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from rainstream.errors import CheckpointError
 from rainstream.model.checkpoint import sha256_of
 
-# variant -> (file name in models/, sha256 of that file). The model card sits next to the file.
+# variant -> (file name in rainstream/weights/, sha256 of that file): the one place that names them.
+# The model card sits next to the file.
 DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {
-    # models/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
+    # rainstream/weights/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
     "nerd_rain_s": ("nerd_rain_s.safetensors", "3898a40626e838325bf9358d7825ef68cafd2cb8c5faba945b95d287d67df1a2"),
 }
 
 
 def models_dir() -> Path:
-    """``models/`` of the source tree, or ``$RAINSTREAM_MODELS`` (read at each call, for tests)."""
-    return Path(os.environ.get("RAINSTREAM_MODELS") or Path(__file__).resolve().parents[2] / "models")
+    """The package's ``weights/`` folder, or ``$RAINSTREAM_MODELS`` (read at each call, for tests)."""
+    override = os.environ.get("RAINSTREAM_MODELS")
+    return Path(override) if override else Path(str(resources.files("rainstream") / "weights"))
 
 
 def verify_checksum(path: Path, expected: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
         raise CheckpointError(f"{path} is corrupt or was changed: sha256 {actual[:12]}... does not match "
-                              f"the expected {expected[:12]}...; restore it (git checkout) or pass --weights")
+                              f"the expected {expected[:12]}...; reinstall rainstream (or git checkout the file) or give other `weights`")
 
 
 def default_weights(variant: str | None) -> Path | None:
@@ -33,6 +40,6 @@ def default_weights(variant: str | None) -> Path | None:
     name, digest = DEFAULT_WEIGHTS[variant]
     path = models_dir() / name
     if not path.is_file():
-        raise CheckpointError(f"bundled weights {path} are missing; reinstall or pass --weights")
+        raise CheckpointError(f"bundled weights {path} are missing; reinstall rainstream or give other `weights`")
     verify_checksum(path, digest)
     return path

@@ -1,22 +1,18 @@
 """Training configuration: typed, frozen dataclasses filled from YAML plus ``key=value`` overrides.
 
-Overrides use dotted names (``optim.lr=2e-4``, ``data.batch_size=4``, ``steps=1000``) and Python
-literal syntax (``ast.literal_eval``); anything that is not a literal is taken as a string, so
-paths need no quotes. A misspelt key is an error that names the closest valid keys.
+Overrides use dotted names (``optim.lr=2e-4``, ``data.batch_size=4``, ``steps=1000``); the parsing,
+type checks and closest-name errors are ``rainstream.typed_config``'s, shared with ``rainstream run``.
 """
 from __future__ import annotations
 
-import ast
-import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from rainstream import typed_config
+from rainstream.configs import bundled_config
 from rainstream.errors import RainstreamError
 
 DATA_KINDS = ("paired", "spa", "synthetic")
@@ -127,141 +123,18 @@ class TrainConfig:
             raise RainstreamError("steps, log_every, checkpoint_every and keep_checkpoints must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:
-        def plain(value):
-            if isinstance(value, tuple):
-                return list(value)
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            return value
-        return plain(dataclasses.asdict(self))
+        return typed_config.to_plain(self)
 
 
 # ---------------------------------------------------------------- building from dicts / overrides
 
-def _is_dataclass_type(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def valid_keys(cls: type = TrainConfig, prefix: str = "") -> list[str]:
-    """All dotted keys a config (or an override) may set."""
-    keys = []
-    for name, tp in _field_types(cls).items():
-        if _is_dataclass_type(tp):
-            keys.extend(valid_keys(tp, f"{prefix}{name}."))
-        else:
-            keys.append(prefix + name)
-    return keys
-
-
-def _unknown_key_error(key: str) -> RainstreamError:
-    close = difflib.get_close_matches(key, valid_keys(), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else f"; valid keys: {', '.join(valid_keys())}"
-    return RainstreamError(f"unknown config key {key!r}{hint}")
-
-
-def _check_type(key: str, value: Any, tp: Any) -> Any:
-    """Accept ``value`` for a field annotated ``tp`` (ints for floats, lists for tuples) or fail in one line."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _check_type(key, value, option)
-            except RainstreamError as exc:
-                errors.append(exc)
-        raise errors[0]
-    if origin is tuple:
-        if isinstance(value, (list, tuple)):
-            args = typing.get_args(tp)
-            if len(args) == len(value):
-                return tuple(_check_type(key, v, a) for v, a in zip(value, args))
-    elif tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    elif tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    elif tp in (str, bool) and isinstance(value, tp):
-        return value
-    elif tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # a folder named 2024 is still a path
-    name = getattr(tp, "__name__", str(tp))
-    raise RainstreamError(f"config key {key!r} expects {name}, got {value!r}")
-
-
-def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
-    if not isinstance(values, dict):
-        raise RainstreamError(f"config section {prefix.rstrip('.') or 'top level'!r} must be a mapping")
-    types_ = _field_types(cls)
-    kwargs = {}
-    for key, value in values.items():
-        dotted = prefix + str(key)
-        if key not in types_:
-            raise _unknown_key_error(dotted)
-        tp = types_[key]
-        kwargs[key] = _build(tp, value or {}, dotted + ".") if _is_dataclass_type(tp) else _check_type(dotted, value, tp)
-    return cls(**kwargs)
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"optim.lr=2e-4"`` -> ``("optim.lr", 0.0002)``; non-literals stay strings (paths)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise RainstreamError(f"override {text!r} must look like key=value (e.g. optim.lr=2e-4)")
-    try:
-        value = ast.literal_eval(raw.strip())
-    except (ValueError, SyntaxError):
-        value = raw.strip()
-    return key, value
-
-
-def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Set dotted keys in a nested dict (a copy); unknown keys fail naming the closest valid ones."""
-    result = _deep_copy(values)
-    known = set(valid_keys())
-    for text in overrides:
-        key, value = parse_override(text)
-        if key not in known:
-            raise _unknown_key_error(key)
-        node = result
-        *parents, leaf = key.split(".")
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[leaf] = value
-    return result
-
-
-def _deep_copy(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in values.items()}
-
-
 def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
-    return _build(TrainConfig, apply_overrides(values or {}, overrides or []))
+    return typed_config.build(TrainConfig, typed_config.apply_overrides(values or {}, overrides or [], TrainConfig))
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML training config (``yaml.safe_load``) and apply ``key=value`` overrides."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise RainstreamError(f"config file {path} does not exist")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise RainstreamError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(values, dict):
-            raise RainstreamError(f"{path} must hold a mapping of config keys")
+    """Read a YAML training config (a path, or the name of a bundled one) and apply ``key=value`` overrides."""
+    values = typed_config.read_yaml(bundled_config(path)) if path is not None else {}
     return config_from_dict(values, overrides)
 
 

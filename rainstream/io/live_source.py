@@ -9,7 +9,6 @@ logged or raised in redacted form (``rtsp://user:***@host``).
 """
 from __future__ import annotations
 
-import argparse
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
 from rainstream.io.live_connection import (PERMANENT_ERRORS, Connection, Target, describe_error,
                                            resolve_target)
-from rainstream.io.live_queue import END, Failure
 from rainstream.io.video_info import VideoInfo
 
 OUTPUT_TIME_BASE = Fraction(1, 90000)  # RTP's video clock: fine enough for any frame rate
@@ -31,7 +29,7 @@ OUTPUT_TIME_BASE = Fraction(1, 90000)  # RTP's video clock: fine enough for any 
 
 @dataclass(frozen=True)
 class LiveOptions:
-    """How to talk to a live source; filled from ``rainstream run`` flags or ``rainstream.stream``."""
+    """How to talk to a live source: the ``live`` section of the run config (YAML, flags, ``rainstream.stream``)."""
 
     transport: str = "tcp"  # RTSP: tcp (default, firewall-friendly, no packet loss) or udp
     open_timeout: float = 10.0  # seconds to connect
@@ -46,12 +44,12 @@ class LiveOptions:
 
     def __post_init__(self) -> None:
         if self.transport not in ("tcp", "udp"):
-            raise RainstreamError(f"--transport must be tcp or udp, not {self.transport!r}")
+            raise RainstreamError(f"`transport` must be tcp or udp, not {self.transport!r}")
         for name in ("open_timeout", "read_timeout", "stall_timeout", "backoff_initial", "backoff_max"):
             if getattr(self, name) <= 0:
-                raise RainstreamError(f"{name.replace('_', '-')} must be > 0")
+                raise RainstreamError(f"`{name}` must be > 0, not {getattr(self, name)}")
         if self.max_retries < -1:
-            raise RainstreamError("--max-retries must be >= 0, or -1 for no limit")
+            raise RainstreamError(f"`max_retries` must be >= 0, or -1 for no limit, not {self.max_retries}")
 
 
 def backoff_delays(initial: float, maximum: float) -> Iterator[float]:
@@ -76,9 +74,14 @@ class Watchdog:
     def beat(self) -> None:
         self._last = time.monotonic()
 
+    def pause(self) -> None:
+        """Time from here to the next ``beat()`` is the consumer's, not the stream's: not a stall."""
+        self._last = None
+
     def _watch(self) -> None:
         while not self._stop.wait(min(0.1, self.timeout / 4)):
-            idle = time.monotonic() - self._last
+            last = self._last
+            idle = 0.0 if last is None else time.monotonic() - last
             if idle >= self.timeout:
                 self._on_stall(idle)
                 return
@@ -91,8 +94,9 @@ class LiveSource:
     """Frames from a live stream, reconnecting through stalls and drops (see module docstring).
 
     The first connection is made in the constructor, so a wrong URL, password or path fails here
-    with one clear line. ``reconnects`` counts successful reconnections; ``dropped`` counts frames
-    the reader discarded because nobody consumed them fast enough.
+    with one clear line. ``reconnects`` counts successful reconnections. The thread that iterates
+    reads and decodes (there is no reader thread inside); ``interrupt()`` from any other thread ends
+    the iteration soon, even while a read is blocked.
     """
 
     def __init__(self, spec: str, options: LiveOptions = LiveOptions()):
@@ -100,7 +104,6 @@ class LiveSource:
         self.target: Target = resolve_target(spec, options.transport, options.read_timeout,
                                              options.video_size, options.framerate)
         self.reconnects = 0
-        self._dropped_before = 0  # by earlier connections
         self._closed = threading.Event()
         self._conn: Connection | None = None
         self._connect(first=True)
@@ -110,19 +113,13 @@ class LiveSource:
         self._index = 0
 
     @property
-    def dropped(self) -> int:
-        return self._dropped_before + (self._conn.queue.dropped if self._conn else 0)
-
-    @property
     def is_file(self) -> bool:
         return self.target.kind == "file"
 
     # -- connecting ----------------------------------------------------------------------------
     def _open(self) -> Connection:
         o = self.options
-        conn = Connection(self.target, o.open_timeout, o.read_timeout, realtime=o.realtime)
-        conn.start()
-        return conn
+        return Connection(self.target, o.open_timeout, o.read_timeout, realtime=o.realtime)
 
     def _connect(self, first: bool) -> None:
         """Connect, retrying with backoff; permanent errors on the very first try fail at once."""
@@ -187,10 +184,7 @@ class LiveSource:
                 if self.is_file and conn.reason == "ended":
                     return  # a file simply ends
                 logger.warning(f"stream {self.target.safe} {conn.reason or 'ended'}")
-                conn.teardown(conn.reason or "ended")
-                if not conn.join(timeout=2.0):
-                    logger.warning("the old connection's reader is still blocked; leaving it behind")
-                self._dropped_before += conn.queue.dropped
+                conn.close()
                 self._connect(first=False)
         except _Closed:
             return
@@ -202,12 +196,8 @@ class LiveSource:
         first_pts = None
         base = None
         try:
-            while True:
-                item = conn.queue.get()
-                if item is END or isinstance(item, Failure):
-                    return  # conn.reason says why; the caller reconnects (or ends, for a file)
+            for image, pts, captured_at in conn.frames():  # ends when conn.reason says why
                 watchdog.beat()
-                image, pts, captured_at = item
                 if (image.shape[1], image.shape[0]) != (self.info.width, self.info.height):
                     image = cv2.resize(image, (self.info.width, self.info.height),
                                        interpolation=cv2.INTER_AREA)
@@ -223,7 +213,9 @@ class LiveSource:
                 frame = Frame(image=image, pts=out, time_base=OUTPUT_TIME_BASE, index=self._index,
                               captured_at=captured_at, meta={"source": "live"})
                 self._index += 1
+                watchdog.pause()
                 yield frame
+                watchdog.beat()
         finally:
             watchdog.stop()
 
@@ -260,9 +252,9 @@ class LiveSource:
             self._conn.teardown("closed")
 
     def close(self) -> None:
-        self.interrupt()
+        self._closed.set()
         if self._conn is not None:
-            self._conn.join(timeout=2.0)
+            self._conn.close()
 
     def __enter__(self) -> "LiveSource":
         return self
@@ -273,28 +265,3 @@ class LiveSource:
 
 class _Closed(Exception):
     """close() was called while waiting to reconnect."""
-
-
-def open_live_source(spec: str, options: LiveOptions | None = None, **kwargs) -> LiveSource:
-    """The factory ``rainstream.io.open_source`` calls for URLs and webcams."""
-    if options is None:
-        options = LiveOptions(**kwargs)
-    return LiveSource(spec, options)
-
-
-# -- CLI glue (``rainstream run`` adds these flags; parsing only) ----------------------------------
-def add_live_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("live streams (rtsp://, http(s)://, webcam:N, --live)")
-    g.add_argument("--transport", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
-    g.add_argument("--max-retries", type=int, dest="max_retries",
-                   help="reconnect tries before giving up (default 20, -1 = forever)")
-    g.add_argument("--stall-timeout", type=float, dest="stall_timeout",
-                   help="seconds without a frame before reconnecting (default 5)")
-    g.add_argument("--duration", type=float, help="stop recording after this many seconds")
-    g.add_argument("--video-size", dest="video_size", help="webcam capture size, e.g. 1280x720")
-
-
-def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
-    values = {k: getattr(args, k, None) for k in ("transport", "max_retries", "stall_timeout",
-                                                  "video_size")}
-    return LiveOptions(**{k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,33 @@
+"""What every sink is: ``write(frame)`` in presentation order, then ``close()`` or, after an error, ``abort()``.
+
+One protocol, so the pipeline's runner drives a segment encoder, a live recording, a re-published
+stream and still images alike. As a context manager a sink closes on success (and on Ctrl-C, so the
+output stays playable) and aborts on any other error.
+"""
+from __future__ import annotations
+
+from rainstream.frames import Frame
+
+
+class Sink:
+    """Base of the sinks: subclasses implement ``write``, ``close`` and ``abort``."""
+
+    frames_written: int = 0
+
+    def write(self, frame: Frame) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the output (flush encoders, rename into place)."""
+
+    def abort(self) -> None:
+        """Stop after an error; keep whatever a later run can use, never a half-written final file."""
+
+    def __enter__(self) -> "Sink":
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,46 @@
+"""What every job is: validated on construction (before any model loads), then ``run(derainer)``."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rainstream.errors import RainstreamError
+from rainstream.pipeline.config import RunConfig
+from rainstream.pipeline.runner import FrameLimit, Runner, RunSummary
+
+
+class Interrupted(RainstreamError):
+    """Stopped by Ctrl-C/SIGTERM; the output holds the frames done so far."""
+
+    exit_code = 130
+
+
+class Job:
+    """One input to one output. The constructor classifies nothing (``dispatch`` did) but validates
+    the input and the output once, so bad paths fail with one line before the model is loaded;
+    ``run`` does the work through the one ``Runner``. A job is a context manager (``close``)."""
+
+    kind = "job"
+
+    def __init__(self, input: Any, output: str | os.PathLike, config: RunConfig):
+        self.input = os.fspath(input) if isinstance(input, (str, os.PathLike)) else input
+        self.output = os.fspath(output)
+        self.config = config
+
+    def run(self, derainer: Any) -> RunSummary:
+        raise NotImplementedError
+
+    def runner(self, derainer: Any, *, live: bool = False, limit: FrameLimit | None = None,
+               report_every: float | None = None) -> Runner:
+        p = self.config.pipeline
+        return Runner(derainer, batch=p.batch, queue_frames=max(p.queue_for(live), p.batch), live=live,
+                      limit=limit, progress=p.progress, report_every=report_every)
+
+    def close(self) -> None:
+        """Release what validation kept open (nothing, for most jobs)."""
+
+    def __enter__(self) -> "Job":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

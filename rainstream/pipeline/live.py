@@ -1,0 +1,52 @@
+"""The live job: camera / stream URL -> derain -> crash-safe recording or a re-published stream.
+
+Runs until the stream gives up (``max_retries``), ``duration`` seconds of wall-clock time pass (or
+``frames`` frames), or Ctrl-C/SIGTERM, and always closes the output properly; logs latency and drop
+numbers every ``report_every`` seconds and at the end. Latency is bounded by the runner's live mode:
+one reader thread, one drop-oldest queue of ``queue_frames`` (default 2).
+"""
+from __future__ import annotations
+
+from loguru import logger
+
+from rainstream.errors import RainstreamError
+from rainstream.io.live_connection import resolve_target
+from rainstream.io.live_sink import LiveSink, check_live_output
+from rainstream.io.live_source import LiveSource
+from rainstream.pipeline.config import RunConfig
+from rainstream.pipeline.job import Interrupted, Job
+from rainstream.pipeline.runner import FrameLimit, RunSummary
+
+
+class LiveJob(Job):
+    kind = "live"
+
+    def __init__(self, input, output, config: RunConfig):
+        super().__init__(input, output, config)
+        if not isinstance(self.input, str):
+            raise RainstreamError("a live job needs a stream URL, a webcam or a file path")
+        o = config.live
+        resolve_target(self.input, o.transport, o.read_timeout, o.video_size, o.framerate)  # scheme, webcam
+        check_live_output(self.output)
+        config.validate()
+
+    def run(self, derainer) -> RunSummary:
+        p = self.config.pipeline
+        limit = None
+        if p.frames is not None or p.duration is not None:
+            limit = FrameLimit(frames=p.frames, seconds=p.duration, wall_clock=True)
+        runner = self.runner(derainer, live=True, limit=limit, report_every=p.report_every)
+        runner.progress = False  # the periodic latency line is the progress report of an endless job
+        source = LiveSource(self.input, self.config.live)
+        with source, LiveSink(self.output, source.info, self.config.encode) as sink:
+            result = runner.run(source, sink, interrupt_action="closing the stream and the output")
+            written = sink.frames_written
+        summary = RunSummary(output=sink.where if sink.publishing else self.output, frames=written,
+                             new_frames=written, seconds=result["seconds"],
+                             engine_seconds=result["engine_seconds"], interrupted=result["interrupted"],
+                             dropped=result["dropped"], reconnects=source.reconnects,
+                             latency=runner.stats.summary())
+        logger.info(summary.line())
+        if summary.interrupted:
+            raise Interrupted(f"interrupted: {summary.output} was closed after {written} frames")
+        return summary

@@ -1,0 +1,175 @@
+"""The video file job: decode -> derain -> numbered segments + journal -> remux with the input's audio.
+
+Decode, inference and encode overlap in the runner's threads, so the engine never waits on I/O, and
+bounded queues keep memory flat however long the input. Ctrl-C/SIGTERM stop after the batch in
+flight, flush the encoder and leave a playable output with the frames done so far (``Interrupted``,
+exit code 130); the segment journal lets ``resume`` continue such a job, or one that crashed, where it
+stopped. The input is opened once to probe it (when the job is made, before the model loads), once to
+decode it, and once more at the end to copy its audio and subtitles into the output.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+from loguru import logger
+
+from rainstream.errors import RainstreamError
+from rainstream.io.assemble import assemble, temp_path_for
+from rainstream.io.file_source import FileSource
+from rainstream.io.journal import Journal, input_signature
+from rainstream.io.segment_sink import SegmentSink
+from rainstream.pipeline.config import RunConfig, resume_identity
+from rainstream.pipeline.job import Interrupted, Job
+from rainstream.pipeline.runner import FrameLimit, RunSummary
+
+
+def work_dir_for(output: str) -> str:
+    """The hidden folder next to ``output`` that holds its segments and journal while the job runs."""
+    folder, name = os.path.split(os.path.abspath(output))
+    return os.path.join(folder, f".{name}.rainstream-work")
+
+
+def check_video_output(input_path: str | None, output: str) -> None:
+    """Fail before any work when ``output`` cannot be written or FFmpeg has no container for it."""
+    out_abs = os.path.abspath(output)
+    if input_path and os.path.exists(input_path) and os.path.abspath(input_path) == out_abs:
+        raise RainstreamError("output must not overwrite the input")
+    folder = os.path.dirname(out_abs)
+    if not os.path.isdir(folder):
+        raise RainstreamError(f"output folder does not exist: {folder}")
+    if os.path.isdir(out_abs):
+        raise RainstreamError(f"output is a folder, expected a video file name: {output}")
+    probe = temp_path_for(output)
+    try:
+        with open(probe, "wb"):
+            pass
+    except OSError as exc:
+        raise RainstreamError(f"cannot write to the output folder {folder}: {exc.strerror or exc}") from None
+    try:
+        import av
+
+        av.open(probe, "w").close()  # does FFmpeg know a container for this extension?
+    except (ValueError, av.error.FFmpegError, OSError) as exc:
+        msg = getattr(exc, "strerror", None) or str(exc)
+        raise RainstreamError(f"cannot write {output}: {msg} (is the extension a video container, "
+                              "e.g. .mp4, .mkv, .mov?)") from None
+    finally:
+        if os.path.exists(probe):
+            os.remove(probe)
+
+
+def prepare_journal(work_dir: str, input_path: str | None, identity: dict, resume: bool) -> Journal:
+    """The journal to continue (``resume`` and it matches this input and settings) or a fresh one."""
+    signature = input_signature(input_path) if input_path else {}
+    existing = Journal.load(work_dir) if os.path.isdir(work_dir) else None
+    if resume and existing is not None:
+        if existing.input_signature != signature:
+            raise RainstreamError("cannot resume: the input file changed since the interrupted run; "
+                                  "run again without `resume` to start over")
+        if existing.options != identity:
+            raise RainstreamError("cannot resume: model or encoding settings differ from the "
+                                  "interrupted run; use the same settings, or drop `resume`")
+        missing = [s.file for s in existing.segments if not os.path.exists(os.path.join(work_dir, s.file))]
+        if missing:
+            raise RainstreamError(f"cannot resume: segment files missing from {work_dir}: {missing[:3]}")
+        logger.info(f"resuming: {existing.frames_done} frames already done, continuing after pts "
+                    f"{existing.last_pts}")
+        return existing
+    if resume:
+        logger.info("nothing to resume for this output; starting from the beginning")
+    elif os.path.isdir(work_dir):
+        logger.info("discarding an earlier unfinished job for this output (use `resume` to continue it)")
+    try:
+        if os.path.isdir(work_dir):
+            shutil.rmtree(work_dir)
+        os.makedirs(work_dir)
+    except OSError as exc:
+        raise RainstreamError(f"cannot create the work folder {work_dir}: {exc.strerror or exc}") from None
+    journal = Journal(input_signature=signature, options=identity)
+    journal.save(work_dir)
+    return journal
+
+
+class VideoJob(Job):
+    """A video file (or any source object with ``info``) into a video file with the same timing,
+    audio, subtitles, colour tags and rotation."""
+
+    kind = "video"
+
+    def __init__(self, input, output, config: RunConfig):
+        super().__init__(input, output, config)
+        config.validate()
+        self.input_path = self.input if isinstance(self.input, str) else None
+        check_video_output(self.input_path, self.output)
+        if self.input_path is not None:
+            with FileSource(self.input_path) as probe:  # readable, has video, first frame decodes
+                self.info = probe.info
+        else:
+            self.info = self.input.info
+
+    def run(self, derainer) -> RunSummary:
+        config, p = self.config, self.config.pipeline
+        work_dir = work_dir_for(self.output)
+        journal = prepare_journal(work_dir, self.input_path, resume_identity(config), p.resume)
+        done_before = journal.frames_done
+        if self.input_path is not None:
+            source = FileSource(self.input_path, start_after_pts=journal.last_pts, first_index=done_before)
+        else:
+            source = self.input
+        limit = None
+        if p.frames is not None or p.duration is not None:
+            limit = FrameLimit(frames=p.frames, seconds=p.duration, start_time=self.info.start_time)
+        runner = self.runner(derainer, limit=limit)
+        total = self.info.frame_count
+        if total is not None and p.frames is not None:
+            total = min(total, p.frames)
+        with source:
+            with SegmentSink(work_dir, source.info, config.encode, journal) as sink:
+                result = runner.run(source, sink, total=total, initial=done_before)
+        summary = RunSummary(output=self.output, frames=journal.frames_done, new_frames=result["frames"],
+                             seconds=result["seconds"], engine_seconds=result["engine_seconds"],
+                             interrupted=result["interrupted"])
+        segments = [(os.path.join(work_dir, s.file), s.offset_seconds) for s in journal.segments]
+        cut_short = summary.interrupted or runner.limited
+        end = _end_time(journal, self.info) if cut_short else None
+        if summary.interrupted:
+            if not segments:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                raise Interrupted("interrupted before any frame was finished; no output written")
+            assemble(segments, self.output, self.input_path, audio_end_time=end)
+            logger.info(summary.line())
+            raise Interrupted(f"interrupted: {self.output} is playable and holds the first {journal.frames_done} "
+                              "frames; run the same command with `resume` to finish it")
+        self._check_missing(source, journal, cut_short)
+        assemble(segments, self.output, self.input_path, audio_end_time=end)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        logger.info(summary.line())
+        return summary
+
+    def _check_missing(self, source, journal: Journal, cut_short: bool) -> None:
+        report = getattr(source, "report", None)
+        if report is None or not report.missing:
+            return
+        missing = report.missing_pts
+        if cut_short and journal.last_pts is not None:  # packets read ahead of the last frame kept
+            missing = [p for p in missing if p <= journal.last_pts]
+        if not missing:
+            return
+        tb = source.info.time_base
+        shown = ", ".join(f"{float(p * tb):.3f}s" for p in missing[:10])
+        count = len(missing) if cut_short else report.missing
+        what = f"{count} input frame(s) could not be decoded (at {shown})"
+        if not self.config.pipeline.allow_missing_frames:
+            raise RainstreamError(f"{what}; the output would miss them, so it was not written "
+                                  "(set `allow_missing_frames` to write it anyway)")
+        logger.warning(f"{what}; the output misses them")
+
+
+def _end_time(journal: Journal, info) -> float | None:
+    """End of the last written frame, in seconds, to trim passthrough audio of a partial output."""
+    last = journal.last_pts
+    if last is None:
+        return None
+    frame_s = float(1 / info.rate) if info.rate else 0.0
+    return float(last * info.time_base) + frame_s
