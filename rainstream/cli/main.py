@@ -65,7 +65,13 @@ def flag_text(message: str, parser: argparse.ArgumentParser) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # Positionals after options (``run in.mp4 -o out.mp4 tile=384``) belong to a command that takes them.
+    spill = getattr(args, "extra_positionals", None)
+    if extra and (spill is None or any(e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        setattr(args, spill, getattr(args, spill) + extra)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

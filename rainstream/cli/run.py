@@ -82,7 +82,7 @@ def register(subparsers) -> None:
     g.add_argument("--stall-timeout", type=float, dest="stall_timeout",
                    help="seconds without a frame before reconnecting (default 5)")
     g.add_argument("--video-size", dest="video_size", help="webcam capture size, e.g. 1280x720")
-    p.set_defaults(func=handle)
+    p.set_defaults(func=handle, extra_positionals="args")
 
 
 # flag destinations that are run settings (same names as the config keys)
