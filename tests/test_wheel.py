@@ -2,7 +2,9 @@
 default weights from a folder outside the source tree (so only package data can supply them)."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +24,14 @@ def run(cmd, **kwargs):
 
 def test_wheel_install_derains_the_sample_with_default_weights(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation", "-q",
-         "-w", tmp_path / "wheels"], env=env, cwd=tmp_path)
+    # A copy, so the build leaves nothing in the checkout and nothing stale from it gets in.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", ".venv",
+                                                             "__pycache__", ".pytest_cache"))
+    # Build with this interpreter's setuptools when it has one (no download); else in pip's isolation.
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    run([sys.executable, "-m", "pip", "wheel", src, "--no-deps", *isolation, "-q", "-w", tmp_path / "wheels"],
+        env=env, cwd=tmp_path)
     (wheel,) = (tmp_path / "wheels").glob("rainstream-*.whl")
     run([sys.executable, "-m", "venv", tmp_path / "venv"], env=env)
     python = tmp_path / "venv" / "bin" / "python"

@@ -10,11 +10,6 @@ from importlib import resources
 from pathlib import Path
 
 
-def list_configs() -> list[str]:
-    """Names of the bundled configs (file names without ``.yaml``)."""
-    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".yaml"))
-
-
 def bundled_config(name_or_path: str | os.PathLike) -> Path:
     """An existing file as given, else the bundled config of that name (``x`` or ``x.yaml``).
 

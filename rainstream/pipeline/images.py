@@ -5,6 +5,7 @@ batch in flight; reading and writing overlap the engine in the runner's threads.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import cv2
@@ -24,9 +25,8 @@ def _check_readable(path: str) -> None:
         raise RainstreamError(f"cannot read {path} as an image")
 
 
-def _summary(runner_result: dict, output: str) -> RunSummary:
-    summary = RunSummary(output=output, frames=runner_result["frames"], new_frames=runner_result["frames"],
-                         seconds=runner_result["seconds"], engine_seconds=runner_result["engine_seconds"])
+def _finished(summary: RunSummary, output: str) -> RunSummary:
+    summary = dataclasses.replace(summary, output=output)
     logger.info(summary.line())
     return summary
 
@@ -51,8 +51,8 @@ class ImageJob(Job):
                                   f"(use one of {', '.join(IMAGE_EXTENSIONS)})")
 
     def run(self, derainer) -> RunSummary:
-        result = self.runner(derainer).run(ImageSource([self.input]), ImageSink(lambda frame: self.output), total=1)
-        return _summary(result, self.output)
+        summary = self.runner(derainer).run(ImageSource([self.input]), ImageSink(lambda frame: self.output), total=1)
+        return _finished(summary, self.output)
 
 
 class FolderJob(Job):
@@ -76,5 +76,5 @@ class FolderJob(Job):
         except OSError as exc:
             raise RainstreamError(f"cannot create output folder {self.output}: {exc.strerror or exc}") from None
         sink = ImageSink(lambda frame: os.path.join(self.output, os.path.basename(frame.meta["path"])))
-        result = self.runner(derainer).run(ImageSource(self.paths), sink, total=len(self.paths))
-        return _summary(result, self.output)
+        summary = self.runner(derainer).run(ImageSource(self.paths), sink, total=len(self.paths))
+        return _finished(summary, self.output)

@@ -31,10 +31,12 @@ class Job:
         raise NotImplementedError
 
     def runner(self, derainer: Any, *, live: bool = False, limit: FrameLimit | None = None,
-               report_every: float | None = None) -> Runner:
+               report_every: float | None = None, progress: bool | None = None) -> Runner:
+        """The runner with this job's pipeline settings (``progress`` None: the config's)."""
         p = self.config.pipeline
         return Runner(derainer, batch=p.batch, queue_frames=max(p.queue_for(live), p.batch), live=live,
-                      limit=limit, progress=p.progress, report_every=report_every)
+                      limit=limit, progress=p.progress if progress is None else progress,
+                      report_every=report_every)
 
     def close(self) -> None:
         """Release what validation kept open (nothing, for most jobs)."""

@@ -7,6 +7,8 @@ one reader thread, one drop-oldest queue of ``queue_frames`` (default 2).
 """
 from __future__ import annotations
 
+import dataclasses
+
 from loguru import logger
 
 from rainstream.errors import RainstreamError
@@ -35,17 +37,14 @@ class LiveJob(Job):
         limit = None
         if p.frames is not None or p.duration is not None:
             limit = FrameLimit(frames=p.frames, seconds=p.duration, wall_clock=True)
-        runner = self.runner(derainer, live=True, limit=limit, report_every=p.report_every)
-        runner.progress = False  # the periodic latency line is the progress report of an endless job
+        # the periodic latency line is the progress report of an endless job, not a bar
+        runner = self.runner(derainer, live=True, limit=limit, report_every=p.report_every, progress=False)
         source = LiveSource(self.input, self.config.live)
         with source, LiveSink(self.output, source.info, self.config.encode) as sink:
-            result = runner.run(source, sink, interrupt_action="closing the stream and the output")
-            written = sink.frames_written
-        summary = RunSummary(output=sink.where if sink.publishing else self.output, frames=written,
-                             new_frames=written, seconds=result["seconds"],
-                             engine_seconds=result["engine_seconds"], interrupted=result["interrupted"],
-                             dropped=result["dropped"], reconnects=source.reconnects,
-                             latency=runner.stats.summary())
+            summary = runner.run(source, sink, interrupt_action="closing the stream and the output")
+        written = sink.frames_written  # a frame the sink had to skip (pts not increasing) is not counted
+        summary = dataclasses.replace(summary, output=sink.where if sink.publishing else self.output,
+                                      frames=written, new_frames=written, reconnects=source.reconnects)
         logger.info(summary.line())
         if summary.interrupted:
             raise Interrupted(f"interrupted: {summary.output} was closed after {written} frames")

@@ -105,10 +105,6 @@ class DropOldestQueue:
         with self._cond:
             self._items.clear()
 
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
-
 
 def _is_marker(item: Any) -> bool:
     return item is END or isinstance(item, Failure)

@@ -197,14 +197,19 @@ class Runner:
     def frames(self, source) -> Iterator[tuple[Frame, Any]]:
         """Yield ``(frame, derained image)`` in order, in the caller's thread; leaving early stops the source."""
         stop = self.stop
-        hard = lambda: stop.hard  # noqa: E731
+        started = time.monotonic()
+
+        def hard() -> bool:
+            if self.limit is not None and self.limit.deadline_passed(started):
+                stop.finished.set()  # a live run's wall-clock bound holds while the camera is down too
+            return stop.hard
+
         if self.live:
             q: Any = DropOldestQueue(self.queue_frames)
             take = lambda block: q.take(block, hard)  # noqa: E731
         else:
             q = BlockingQueue(self.queue_frames, hard)
             take = q.take
-        started = time.monotonic()
         reader = threading.Thread(target=self._read, args=(source, q, started), name="rainstream-source",
                                   daemon=True)
         reader.start()
@@ -212,10 +217,7 @@ class Runner:
         pending: tuple[list[Frame], Any] | None = None
         try:
             while True:
-                if stop.interrupted.is_set() or stop.failed.is_set():
-                    break
-                if self.limit is not None and self.limit.deadline_passed(started):
-                    stop.finished.set()  # a live run's wall-clock bound, camera up or down
+                if stop.interrupted.is_set() or hard():
                     break
                 # Live: never wait for the camera while a derained batch is ready to go out.
                 batch = batcher.next(block=pending is None or not self.live)
@@ -290,9 +292,10 @@ class Runner:
     # ----------------------------------------------------------------------------------- to a sink
     def run(self, source, sink, *, total: int | None = None, initial: int = 0,
             on_interrupt: Callable[[], None] | None = None,
-            interrupt_action: str = "finishing the frames in flight and closing the output") -> dict:
+            interrupt_action: str = "finishing the frames in flight and closing the output") -> RunSummary:
         """Derain ``source`` into ``sink`` (written from a writer thread). The caller closes or aborts
-        the sink; the first exception of any stage is raised here. Returns counts and times."""
+        the sink; the first exception of any stage is raised here. The summary counts this run's
+        frames; the job fills in its output's name and totals."""
         from tqdm import tqdm
 
         stop = self.stop
@@ -340,5 +343,7 @@ class Runner:
                 bar.close()
         if stop.error is not None:
             raise stop.error
-        return {"frames": written[0], "seconds": time.perf_counter() - t0, "engine_seconds": self.engine_seconds,
-                "interrupted": stop.interrupted.is_set(), "dropped": self.stats.dropped}
+        latency = self.stats.summary() if self.live else None
+        return RunSummary(output="", frames=written[0], new_frames=written[0], seconds=time.perf_counter() - t0,
+                          engine_seconds=self.engine_seconds, interrupted=stop.interrupted.is_set(),
+                          dropped=self.stats.dropped, latency=latency)

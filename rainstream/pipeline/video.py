@@ -9,6 +9,7 @@ decode it, and once more at the end to copy its audio and subtitles into the out
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
@@ -126,10 +127,8 @@ class VideoJob(Job):
             total = min(total, p.frames)
         with source:
             with SegmentSink(work_dir, source.info, config.encode, journal) as sink:
-                result = runner.run(source, sink, total=total, initial=done_before)
-        summary = RunSummary(output=self.output, frames=journal.frames_done, new_frames=result["frames"],
-                             seconds=result["seconds"], engine_seconds=result["engine_seconds"],
-                             interrupted=result["interrupted"])
+                summary = runner.run(source, sink, total=total, initial=done_before)
+        summary = dataclasses.replace(summary, output=self.output, frames=journal.frames_done)
         segments = [(os.path.join(work_dir, s.file), s.offset_seconds) for s in journal.segments]
         cut_short = summary.interrupted or runner.limited
         end = _end_time(journal, self.info) if cut_short else None
