@@ -25,7 +25,7 @@ INPUT_NAME, OUTPUT_NAME = "rainy", "derained"
 def capture(model: nn.Module, tile: int = 256, batch: int = 1, strict: bool = False) -> torch.export.ExportedProgram:
     """The model's forward for a (batch, 3, tile, tile) float32 input as one full graph, on the CPU."""
     if tile < 16 or batch < 1:
-        raise RainstreamError(f"--tile must be >= 16 and --batch >= 1 (got {tile}, {batch})")
+        raise RainstreamError(f"`tile` must be >= 16 and `batch` >= 1 (got {tile}, {batch})")
     model = model.to("cpu").eval()
     example = torch.rand(batch, 3, tile, tile)
     try:
@@ -63,7 +63,7 @@ def write_program(program: torch.export.ExportedProgram, output: str | Path, fmt
 
 def check_target(output: str | Path, fmt: str) -> None:
     if fmt not in FORMATS:
-        raise RainstreamError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise RainstreamError(f"`format` must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if not Path(output).parent.is_dir():
         raise RainstreamError(f"output folder {Path(output).parent} does not exist")
 

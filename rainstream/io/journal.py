@@ -67,7 +67,7 @@ class Journal:
                        segments=[Segment(**s) for s in data["segments"]])
         except (ValueError, KeyError, TypeError) as exc:
             raise RainstreamError(f"cannot resume: unreadable journal {path} ({exc}); "
-                                  "run again without --resume to start over") from None
+                                  "run again without `resume` to start over") from None
 
 
 def input_signature(path: str) -> dict:

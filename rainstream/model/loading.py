@@ -62,7 +62,7 @@ def load_model(variant: str | NeRDRainConfig = "nerd_rain_s", weights: str | Pat
         weights = default_weights(name) if name else None
         if weights is None:
             logger.warning(f"no weights given and none bundled for {name or cfg}: the model is UNTRAINED "
-                           "(random weights); pass --weights")
+                           "(random weights); give `weights`")
             return build_model(cfg).eval().to(resolve_device(device))
         logger.info(f"using the bundled default weights {weights}")
     state = read_weights(weights)

@@ -61,9 +61,9 @@ def make_pairs(clean_dir: Path, out_dir: Path, count_per_image: int = 1, seed: i
     The settings of every pair go to OUT/rain_settings.jsonl for the model card.
     """
     if count_per_image < 1:
-        raise RainstreamError("--count-per-image must be at least 1")
+        raise RainstreamError("`count_per_image` must be at least 1")
     if size < 0:
-        raise RainstreamError("--size must be >= 0 (0 keeps whole images)")
+        raise RainstreamError("`size` must be >= 0 (0 keeps whole images)")
     images = list_images(Path(clean_dir))
     out_dir = Path(out_dir)
     try:

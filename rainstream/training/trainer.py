@@ -166,7 +166,7 @@ class Trainer:
     def _restore(self, resume: bool | str | Path) -> None:
         path = ckpt.latest_checkpoint(self.ckpt_dir) if resume is True else Path(resume)
         if path is None:
-            raise RainstreamError(f"--resume: no checkpoint in {self.ckpt_dir}")
+            raise RainstreamError(f"`resume`: no checkpoint in {self.ckpt_dir}")
         state = ckpt.load_checkpoint(path)
         try:
             self.model.load_state_dict(state["model"])
@@ -295,7 +295,7 @@ class Trainer:
                     self.epoch += 1
                     self.batches_in_epoch = 0
         except KeyboardInterrupt:
-            logger.warning(f"interrupted at step {self.step}; saving a checkpoint (continue with --resume)")
+            logger.warning(f"interrupted at step {self.step}; saving a checkpoint (continue with `resume`)")
             self.save_checkpoint()
             raise
         finally:
