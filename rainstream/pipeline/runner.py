@@ -93,7 +93,7 @@ class FrameLimit:
         return self.wall_clock and self.seconds is not None and time.monotonic() - started >= self.seconds
 
 
-class _Ready:
+class ReadyBatch:
     """A batch an engine without ``submit`` derained at once (e.g. a plain ``derain_images`` object)."""
 
     def __init__(self, outputs: list):
@@ -111,7 +111,7 @@ def engine_submit(engine: Any) -> Callable[[list], Any]:
     submit = getattr(engine, "submit", None)
     if submit is not None:
         return submit
-    return lambda images: _Ready(engine.derain_images(images))
+    return lambda images: ReadyBatch(engine.derain_images(images))
 
 
 class _Stop:

@@ -12,6 +12,7 @@ runner as every other job (one reader thread, one batch in flight), in the calle
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 from rainstream.errors import RainstreamError
 from rainstream.pipeline.config import RunConfig
 from rainstream.pipeline.dispatch import open_source
-from rainstream.pipeline.runner import Runner, _Ready
+from rainstream.pipeline.runner import ReadyBatch, Runner
 from rainstream.pipeline.stats import LatencySummary
 
 COLORS = ("rgb", "bgr")
@@ -75,12 +76,12 @@ class Stream:
     def info(self):
         return self.source.info
 
-    def _submit_tensors(self, images: list[np.ndarray]) -> _Ready:
+    def _submit_tensors(self, images: list[np.ndarray]) -> ReadyBatch:
         import torch
 
         scale = 65535.0 if images[0].dtype == np.uint16 else 255.0
         x = torch.from_numpy(np.stack(images).astype(np.float32) / scale).permute(0, 3, 1, 2)
-        return _Ready(list(self.derainer.derain_tensor(x.to(self.derainer.device))))
+        return ReadyBatch(list(self.derainer.derain_tensor(x.to(self.derainer.device))))
 
     def _present(self, image):
         if self.color == "rgb":
@@ -93,8 +94,6 @@ class Stream:
         if self._iterating:
             raise RainstreamError("a rainstream.stream can be iterated only once")
         self._iterating = True
-        import time
-
         try:
             for frame, image in self._runner.frames(self.source):
                 yield DerainedFrame(image=self._present(image), pts=frame.pts, time_base=frame.time_base,
