@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 EXAMPLES = """examples:
-  rainstream export --format onnx --weights models/nerd_rain_s.safetensors -o nerd_rain_s_256.onnx
+  rainstream export --format onnx --weights my_weights.safetensors -o nerd_rain_s_256.onnx
   rainstream export --format exported-program --tile 256 --batch 16 -o nerd_rain_s_b16.pt2
   rainstream export --format onnx --model nerd_rain --weights NeRD-Rain_SPA.pth -o nerd_rain.onnx
 

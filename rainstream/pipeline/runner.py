@@ -29,6 +29,7 @@ from loguru import logger
 from rainstream.frames import Frame
 from rainstream.pipeline.queues import END, BlockingQueue, DropOldestQueue, Failure
 from rainstream.pipeline.stats import LatencyStats, LatencySummary
+from rainstream.progress import progress_bar
 from rainstream.signals import StopOnSignal
 
 
@@ -175,7 +176,7 @@ class Runner:
 
     ``engine``: a ``Derainer`` (or anything with ``submit``/``derain_images``); ``submit`` overrides
     how a batch of images is handed to it. ``queue_frames`` bounds each queue; ``limit`` ends the
-    input early; ``progress`` shows a tqdm bar (``run`` only); ``report_every`` logs live latency.
+    input early; ``progress`` shows a bar on a terminal, a line every few seconds elsewhere (``run`` only); ``report_every`` logs live latency.
     """
 
     def __init__(self, engine: Any, *, batch: int = 1, queue_frames: int = 8, live: bool = False,
@@ -296,12 +297,9 @@ class Runner:
         """Derain ``source`` into ``sink`` (written from a writer thread). The caller closes or aborts
         the sink; the first exception of any stage is raised here. The summary counts this run's
         frames; the job fills in its output's name and totals."""
-        from tqdm import tqdm
-
         stop = self.stop
         out = BlockingQueue(self.queue_frames, lambda: stop.failed.is_set())
-        bar = tqdm(total=total, initial=initial, unit="frame", dynamic_ncols=True,
-                   disable=None if self.progress else True, smoothing=0.1)
+        bar = progress_bar(total, "derain", "frame", initial=initial, enabled=self.progress)
         written = [0]
 
         def write() -> None:
