@@ -32,6 +32,8 @@ from rainstream.pipeline.stats import LatencyStats, LatencySummary
 from rainstream.progress import progress_bar
 from rainstream.signals import StopOnSignal
 
+READER_JOIN_S = 10.0  # how long a finished run waits for the reader thread to return from a read
+
 
 @dataclass
 class RunSummary:
@@ -176,7 +178,8 @@ class Runner:
 
     ``engine``: a ``Derainer`` (or anything with ``submit``/``derain_images``); ``submit`` overrides
     how a batch of images is handed to it. ``queue_frames`` bounds each queue; ``limit`` ends the
-    input early; ``progress`` shows a bar on a terminal, a line every few seconds elsewhere (``run`` only); ``report_every`` logs live latency.
+    input early; ``progress`` reports frames done (``run`` only: a bar on a terminal, a line every
+    few seconds elsewhere); ``report_every`` logs live latency.
     """
 
     def __init__(self, engine: Any, *, batch: int = 1, queue_frames: int = 8, live: bool = False,
@@ -245,9 +248,13 @@ class Runner:
             interrupt = getattr(source, "interrupt", None)
             if interrupt is not None:
                 interrupt()
+            give_up = time.monotonic() + READER_JOIN_S
             while reader.is_alive():
-                q.drain()
+                q.drain()  # a reader blocked on a full queue sees the stop flag
                 reader.join(0.05)
+                if time.monotonic() > give_up:  # a read stuck in FFmpeg despite the teardown
+                    logger.warning("the source's reader is still blocked; leaving it behind")
+                    break
 
     def _read(self, source, q, started: float) -> None:
         """The one reader thread: source -> queue, then END (or the source's exception)."""
