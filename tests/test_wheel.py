@@ -36,8 +36,8 @@ def test_wheel_install_derains_the_sample_with_default_weights(tmp_path):
     run([sys.executable, "-m", "venv", tmp_path / "venv"], env=env)
     python = tmp_path / "venv" / "bin" / "python"
     # torch first, pinned: the CPU wheel, never the CUDA build with its dependencies
-    run([python, "-m", "pip", "install", "-q", "torch==2.13.0"], env=env, cwd=tmp_path)
-    run([python, "-m", "pip", "install", "-q", wheel], env=env, cwd=tmp_path)
+    run([python, "-m", "pip", "install", "-q", "--no-compile", "torch==2.13.0"], env=env, cwd=tmp_path)
+    run([python, "-m", "pip", "install", "-q", "--no-compile", wheel], env=env, cwd=tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
     done = run([tmp_path / "venv" / "bin" / "rainstream", "run", ROOT / "samples" / "rainy_street.mp4",
