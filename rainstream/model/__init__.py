@@ -1,5 +1,6 @@
-"""The model zoo: NeRD-Rain as small modules, one registry, ``load_model`` as the entry point."""
+"""The model zoo: NeRD-Rain and DRSformer as small modules, one registry, ``load_model`` as the entry point."""
 from rainstream.devices import resolve_device
+from rainstream.model.drsformer import DRSformer, DRSformerConfig
 from rainstream.model.loading import ModelInfo, build_model, list_models, load_model, load_state, load_weights
 from rainstream.model.nerd_rain import NeRDRain, NeRDRainConfig
 from rainstream.model.registry import ARCHITECTURES, DEFAULT_MODEL, Architecture, architecture_of, resolve
@@ -12,6 +13,6 @@ def variant_config(name: str):
     return resolve(name)[2]
 
 
-__all__ = ["NeRDRain", "NeRDRainConfig", "VARIANTS", "variant_config",
+__all__ = ["NeRDRain", "NeRDRainConfig", "DRSformer", "DRSformerConfig", "VARIANTS", "variant_config",
            "Architecture", "ARCHITECTURES", "DEFAULT_MODEL", "ModelInfo", "architecture_of", "build_model",
            "list_models", "load_model", "load_state", "load_weights", "resolve", "resolve_device"]

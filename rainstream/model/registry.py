@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from rainstream.model import nerd_rain
+from rainstream.model import drsformer, nerd_rain
 
 
 def _same_name(key: str) -> str:
@@ -94,6 +94,27 @@ ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
                 "and SPA-Data (Google Drive / Baidu links in cschenxiang/NeRD-Rain's README); bundled: "
                 "nerd_rain_s preview trained here on synthetic rain (models/nerd_rain_s.md)",
         to_official=nerd_rain.KEYMAP.to_official,
+    ),
+    Architecture(
+        name="drsformer",
+        title="DRSformer (CVPR 2023)",
+        variants=drsformer.VARIANTS,
+        build=drsformer.DRSformer,
+        to_ours=drsformer.KEYMAP.convert,
+        detect=drsformer.is_drsformer,
+        config_from_state=drsformer.config_from_state,
+        size_multiple=drsformer.SIZE_MULTIPLE,
+        # Trained on 128 patches but evaluated on whole images; nothing depends on coordinates, and the
+        # top-k channel attention pools over the whole tile, so a larger tile is closer to the authors'
+        # whole-image outputs and wastes less on overlap.
+        default_tile=512, default_overlap=32,
+        train_outputs=lambda model, x: model(x),
+        make_loss=_l1_loss,
+        licence="reference code and weights published without a licence file (all rights reserved by "
+                "default; research use)",
+        weights="official checkpoints linked from cschenxiang/DRSformer's README: drsformer (MEFC) for "
+                "Rain200H, DID-Data, DDN-Data; drsformer_no_mefc for Rain200L and SPA-Data (real rain)",
+        to_official=drsformer.KEYMAP.to_official,
     ),
 )}
 
