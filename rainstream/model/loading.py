@@ -47,7 +47,8 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str = "
         problems.append(f"{len(wrong)} keys of the wrong shape, e.g. {official(k)} "
                         f"{tuple(state[k].shape)} vs {tuple(own[k].shape)}")
     if problems:
-        what = f"{arch.title} (dim {model.config.dim})" if arch else type(model).__name__
+        size = f"dim {model.config.dim}" if hasattr(model.config, "dim") else str(model.config)
+        what = f"{arch.title} ({size})" if arch else type(model).__name__
         raise CheckpointError(f"{source} does not fit {what}: " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
 

@@ -39,6 +39,11 @@ class Architecture:
     ``make_loss(**options)`` builds the training loss (a module returning a dict with ``total`` and its
     terms) from the ``loss:`` options a training config sets. ``to_official`` names our keys the
     official way (error messages, the name tests).
+
+    Contract for a new architecture: configs are frozen dataclasses with the ``NetworkConfig`` mixin
+    (``rainstream.model.config``: from_dict / to_dict for YAML and safetensors metadata), and the built
+    network keeps its config as ``.config``; that is how the engine and trainer find the architecture
+    of a model they are handed (``architecture_of``).
     """
 
     name: str
