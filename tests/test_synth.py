@@ -259,3 +259,120 @@ def test_more_bad_input_in_process(tmp_path, capsys, case):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and case in lines[0]
     assert not (tmp_path / "v.mp4").exists()
+
+
+# ---------------------------------------------------------------- styles, lens drops, storage
+
+
+@pytest.mark.parametrize("style", ["classic", "layered", "storm", "gusts", "dark", "drops"])
+def test_every_style_renders_reproducibly_and_is_named(style):
+    from rainstream.synth.styles import sample_rain
+
+    clean = textured(80, 96)
+    first = sample_rain(np.random.default_rng(11), style)
+    assert first.style == style and first == sample_rain(np.random.default_rng(11), style)
+    a = render_rain(clean, np.random.default_rng(12), first)
+    b = render_rain(clean, np.random.default_rng(12), first)
+    assert np.array_equal(a, b) and a.shape == clean.shape and a.dtype == np.float32
+    assert np.abs(a - clean).mean() > 1e-3
+
+
+def test_random_mix_draws_every_style_and_every_storage():
+    from rainstream.synth.styles import STYLE_WEIGHTS, sample_rain
+
+    rng = np.random.default_rng(0)
+    drawn = [sample_rain(rng) for _ in range(400)]
+    styles = {s.style for s in drawn}
+    assert styles == set(STYLE_WEIGHTS)
+    storage = [s.compression for s in drawn]
+    assert 150 < storage.count("none") < 250 and storage.count("jpeg") > 80 and storage.count("h264") > 40
+    assert any(s.haze > 0.3 for s in drawn)  # storms bring a dense veil
+    assert any(s.blend == "darken" for s in drawn) and any(s.drops > 0 for s in drawn)
+
+
+def test_dark_streaks_darken_a_bright_sky():
+    sky = np.full((96, 96, 3), 0.85, np.float32)
+    rainy = render_rain(sky, np.random.default_rng(2), RainSettings(blend="darken", density=4.0, brightness=0.5))
+    diff = (rainy - sky).mean(axis=2)
+    changed = np.abs(diff) > 1 / 255
+    assert changed.mean() > 0.02 and (diff[changed] < 0).mean() > 0.99
+
+
+def test_gusts_tilt_each_layer_its_own_way():
+    from rainstream.synth.streaks import plan_groups
+
+    calm = plan_groups(RainSettings(layers=4, angle_jitter=0.0), 64, 64, np.random.default_rng(1))
+    gusty = plan_groups(RainSettings(layers=4, angle_jitter=0.0, layer_angle_spread=30.0), 64, 64,
+                        np.random.default_rng(1))
+    assert {g.angle for g in calm} == {0.0}
+    layer_angles = {round(g.angle, 6) for g in gusty}
+    assert len(layer_angles) >= 3 and max(abs(a) for a in layer_angles) > 5.0
+
+
+def test_lens_drops_refract_and_splashes_brighten():
+    from rainstream.synth.lens import LensDrops, splash_layer
+
+    h, w = 120, 160
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    gradient = np.stack([x / w, y / h, 0.5 * np.ones_like(x)], axis=-1).astype(np.float32)
+    drops = LensDrops(h, w, RainSettings(drops=40.0, drop_radius=10.0), np.random.default_rng(3))
+    assert len(drops) > 0
+    before = gradient.copy()
+    out = drops.apply(gradient)
+    assert out.shape == gradient.shape and np.array_equal(gradient, before)  # input untouched
+    changed = np.abs(out - gradient).max(axis=2) > 1 / 255
+    assert 0.01 < changed.mean() < 0.9
+    # one drop of known size in the middle: it shows the scene upside down and mirrored
+    drop = LensDrops(h, w, RainSettings(), np.random.default_rng(0))
+    drop.centres, drop.radii = np.array([[80.0, 60.0]]), np.array([20.0])
+    drop.aspect, drop.zoom, drop.gain = np.ones(1), np.ones(1), np.ones(1)
+    seen = drop.apply(gradient)
+    assert seen[60, 70, 0] > gradient[60, 70, 0] and seen[60, 90, 0] < gradient[60, 90, 0]  # red ramp mirrored
+    assert seen[50, 80, 1] > gradient[50, 80, 1] and seen[70, 80, 1] < gradient[70, 80, 1]  # green ramp flipped
+    assert np.array_equal(seen[:, :55], gradient[:, :55])  # outside the drop nothing moves
+    specks = splash_layer(h, w, RainSettings(splashes=2.0), np.random.default_rng(4))
+    assert specks.max() > 0.25 and 0.005 < (specks > 0.05).mean() < 0.5
+
+
+@pytest.mark.parametrize("kind,quality", [("jpeg", 40), ("h264", 32)])
+def test_storage_leaves_compression_artefacts_only(kind, quality):
+    from rainstream.synth.capture import compress
+
+    clean = textured(67, 91)  # odd sides: the H.264 path pads and crops back
+    rainy = render_rain(clean, np.random.default_rng(5), RainSettings(density=3.0))
+    stored = compress(rainy, kind, quality)
+    assert stored.shape == rainy.shape and stored.dtype == np.float32
+    error = np.abs(stored - rainy)
+    assert 1e-3 < error.mean() < 0.05  # visibly compressed, still the same picture
+    stored_again = render_rain(clean, np.random.default_rng(5), RainSettings(density=3.0, compression=kind,
+                                                                              quality=quality))
+    assert np.array_equal(stored_again, stored)
+
+
+def test_settings_file_and_unknown_rain_are_one_line(tmp_path):
+    from rainstream.synth.styles import rain_sampler
+
+    good = tmp_path / "squall.yaml"
+    good.write_text("density: 6\nblend: add\ncompression: jpeg\nquality: 50\n")
+    settings = rain_sampler(str(good))(np.random.default_rng(0))
+    assert settings.density == 6 and settings.compression == "jpeg" and settings.style == "squall"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("density: 6\nwind: 3\n")
+    with pytest.raises(RainstreamError, match="wind"):
+        rain_sampler(str(bad))
+    with pytest.raises(RainstreamError, match="unknown rain 'drizzle'"):
+        rain_sampler("drizzle")
+
+
+def test_only_and_exclude_lists_pick_photos(tmp_path):
+    from rainstream.synth.pairs import select_images
+
+    photos = [tmp_path / f"{n}.jpg" for n in ("a", "b", "c")]
+    held = tmp_path / "val.txt"
+    held.write_text("# held out\nb.jpg\n\n")
+    assert select_images(photos, exclude=held) == [photos[0], photos[2]]
+    assert select_images(photos, only=held) == [photos[1]]
+    typo = tmp_path / "typo.txt"
+    typo.write_text("bb.jpg\n")
+    with pytest.raises(RainstreamError, match="bb.jpg"):
+        select_images(photos, exclude=typo)  # a misspelt held-out photo must not slip into training

@@ -350,3 +350,50 @@ model: {{variant: nerd_rain_tiny}}
                            "--resume"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "resumed from" in done.stderr and (run / "final.safetensors").is_file()
+
+
+def test_eval_on_rendered_photos_reports_gain_no_harm_and_worst_first(tmp_path, capsys):
+    """`eval --photos` renders held-out rain in memory; its columns are the engine's real scores."""
+    from rainstream.engine import Derainer, EngineConfig
+    from rainstream.metrics import psnr_y
+    from rainstream.model import build_model, load_model
+    from rainstream.model.checkpoint import write_safetensors
+    from rainstream.synth.pairs import render_pairs
+    from rainstream.synth.styles import rain_sampler
+
+    rng = np.random.default_rng(5)
+    photos = tmp_path / "photos"
+    for name in ("a", "b", "c"):
+        write_rgb(photos / f"{name}.png", rain_pair(rng, 80, 96)[1])
+    held_out = tmp_path / "val.txt"
+    held_out.write_text("a.png\nc.png\n")
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.safetensors"
+    write_safetensors(build_model("nerd_rain_tiny").state_dict(), weights)
+    scores = tmp_path / "scores.json"
+    args = ["eval", "--photos", str(photos), "--only", str(held_out), "--rain", "classic", "--crops", "2",
+            "--size", "48", "--seed", "9", "--weights", str(weights), "--variant", "nerd_rain_tiny",
+            "--device", "cpu", "--json", str(scores)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    report = json.loads(scores.read_text())
+    names = [r["name"] for r in report["per_image"]]
+    assert names == ["a_000.png", "a_001.png", "c_000.png", "c_001.png"]  # only the held-out photos
+    # the same command renders the same pairs; every column is what the engine really does
+    derainer = Derainer(load_model("nerd_rain_tiny", weights, "cpu"), EngineConfig(device="cpu"))
+    pairs = list(render_pairs(sorted(photos.glob("[ac].png")), 2, 9, 48, rain_sampler("classic")))
+    for pair, row in zip(pairs, report["per_image"]):
+        assert row["rain"] == "classic"
+        assert row["input_psnr"] == pytest.approx(psnr_y(pair.rainy, pair.clean), abs=1e-6)
+        assert row["psnr"] == pytest.approx(psnr_y(derainer(pair.rainy), pair.clean), abs=1e-6)
+        assert row["gain"] == pytest.approx(row["psnr"] - row["input_psnr"])
+        assert row["clean_psnr"] == pytest.approx(psnr_y(derainer(pair.clean), pair.clean), abs=1e-6)
+    assert report["below_input"] == sum(r["gain"] < 0 for r in report["per_image"])
+    assert report["clean_min_psnr"] == pytest.approx(min(r["clean_psnr"] for r in report["per_image"]))
+    assert report["harmed"] == sum(r["clean_psnr"] < 38 for r in report["per_image"])
+    # the printed table: worst gain first, then the summary line
+    rows = [line for line in printed if line.split()[0] in names]
+    gains = [float(line.split()[4]) for line in rows]
+    assert len(rows) == 4 and gains == sorted(gains)
+    assert "rain-free" in printed[0] and "below their rainy input" in printed[-1]
+    assert "below 38 dB" in printed[-1]

@@ -6,10 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from rainstream.synth.settings import PRESETS, preset
+from rainstream.synth.styles import STYLES
 
 PAIRS_EXAMPLES = """examples:
   rainstream synth pairs ../shared/data/clean -o data/train --count-per-image 8 --seed 1
   rainstream synth pairs photos/ -o data/hazy --size 384 --haze --rain heavy
+  rainstream synth pairs ../shared/data/clean --only ../shared/data/clean_val.txt -o heldout --rain storm
 """
 
 VIDEO_EXAMPLES = """examples:
@@ -35,9 +37,13 @@ def register(subparsers) -> None:
     pairs.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     pairs.add_argument("--size", type=int, default=256,
                        help="square crop size in pixels, 0 = whole photo (default 256)")
-    pairs.add_argument("--haze", action="store_true", help="add a haze veil to half of the pairs")
-    pairs.add_argument("--rain", choices=["random", *PRESETS], default="random",
-                       help="rain condition; random samples drizzle..downpour per pair (default)")
+    pairs.add_argument("--haze", action="store_true", help="add a haze veil (0.1-0.4) to every pair")
+    pairs.add_argument("--rain", default="random", metavar="KIND",
+                       help=f"rain: random (default: a mix of every style and of JPEG/H.264 storage), "
+                            f"a style ({', '.join(STYLES)}), a preset ({', '.join(PRESETS)}), "
+                            "or a YAML file of RainSettings fields")
+    pairs.add_argument("--only", metavar="LIST", help="use only the photos named in this file (one per line)")
+    pairs.add_argument("--exclude", metavar="LIST", help="leave out the photos named in this file")
     pairs.set_defaults(func=run_pairs)
 
     video = sub.add_parser(
@@ -65,9 +71,9 @@ def register(subparsers) -> None:
 def run_pairs(args) -> int:
     from rainstream.synth.pairs import make_pairs
 
-    settings = None if args.rain == "random" else preset(args.rain)
     make_pairs(Path(args.clean_dir), Path(args.output), count_per_image=args.count_per_image,
-               seed=args.seed, size=args.size, haze=args.haze, settings=settings)
+               seed=args.seed, size=args.size, haze=args.haze, rain=args.rain,
+               only=args.only and Path(args.only), exclude=args.exclude and Path(args.exclude))
     return 0
 
 

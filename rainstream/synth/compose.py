@@ -1,8 +1,9 @@
-"""Put the rain layer S over the background B: veil first, then streaks in front (O = B + S variants)."""
+"""Put the rain layer S over the background B: veil first, streaks and splashes in front, lens drops last."""
 from __future__ import annotations
 
 import numpy as np
 
+from rainstream.synth.lens import LensDrops
 from rainstream.synth.settings import RainSettings
 
 
@@ -27,12 +28,25 @@ def rain_colour(clean: np.ndarray) -> np.ndarray:
     return (0.8 + 0.2 * tint).astype(np.float32)
 
 
-def composite(clean: np.ndarray, rain: np.ndarray, settings: RainSettings) -> np.ndarray:
-    """Rainy image from clean HxWx3 float32 [0,1] and rain layer HxW (>= 0): float32 in [0,1]."""
+def composite(clean: np.ndarray, rain: np.ndarray, settings: RainSettings,
+              splashes: np.ndarray | None = None, drops: LensDrops | None = None) -> np.ndarray:
+    """Rainy image from clean HxWx3 float32 [0,1] and rain layer HxW (>= 0): float32 in [0,1].
+
+    Order of the light path: veil over the scene, streaks (and ``splashes``, HxW) in front of it,
+    then the ``drops`` on the lens, which see all of that.
+    """
     background = add_haze(clean, settings.haze, settings.haze_light)
-    streaks = np.clip(rain, 0.0, 1.0)[:, :, None] * rain_colour(clean)
+    colour = rain_colour(clean)
+    streaks = np.clip(rain, 0.0, 1.0)[:, :, None] * colour
     if settings.blend == "screen":
         out = 1.0 - (1.0 - background) * (1.0 - streaks)
+    elif settings.blend == "darken":
+        out = background * (1.0 - streaks)
     else:
         out = background + streaks
-    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+    if splashes is not None:
+        out = 1.0 - (1.0 - out) * (1.0 - np.clip(splashes, 0.0, 1.0)[:, :, None] * colour)
+    out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+    if drops is not None:
+        out = drops.apply(out)
+    return out

@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
 from loguru import logger
 
 from rainstream.errors import RainstreamError
-from rainstream.synth.images import is_image_path, read_image, write_png
+from rainstream.synth.images import is_image_path, read_image, to_uint8, write_png
 from rainstream.synth.render import render_rain
 from rainstream.synth.settings import RainSettings
+from rainstream.synth.styles import rain_sampler, sample_rain
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -52,19 +54,87 @@ def pair_rng(seed: int, name: str, copy: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode()), copy])
 
 
-def make_pairs(clean_dir: Path, out_dir: Path, count_per_image: int = 1, seed: int = 0,
-               size: int = 256, haze: bool = False, settings: RainSettings | None = None) -> int:
-    """Write ``count_per_image`` rainy/clean pairs per photo; returns the number of pairs.
+def read_name_list(path: Path) -> set[str]:
+    """File names listed one per line (``#`` comments and blank lines ignored), e.g. clean_val.txt."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise RainstreamError(f"cannot read the list {path}: {exc.strerror or exc}") from None
+    return {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
 
-    ``settings`` None samples a new rain condition per pair (drizzle to downpour, the training
-    distribution); ``haze`` adds a veil to half of them (or to all, with fixed ``settings``).
-    The settings of every pair go to OUT/rain_settings.jsonl for the model card.
+
+def select_images(images: list[Path], only: Path | None = None, exclude: Path | None = None) -> list[Path]:
+    """``images`` restricted to the names in ``only`` and without those in ``exclude``.
+
+    This is how held-out photos stay out of training (``exclude=clean_val.txt``) and how held-out
+    scores use only them (``only=clean_val.txt``). A listed name that is not among the images is an
+    error: a typo must not silently put a held-out photo into training.
+    """
+    names = {p.name for p in images}
+    for listed, what in ((only, "only"), (exclude, "exclude")):
+        if listed is None:
+            continue
+        missing = sorted(read_name_list(listed) - names)
+        if missing:
+            raise RainstreamError(f"{listed} ({what}) names photos that are not there: {', '.join(missing[:3])}")
+    if only is not None:
+        keep = read_name_list(only)
+        images = [p for p in images if p.name in keep]
+    if exclude is not None:
+        drop = read_name_list(exclude)
+        images = [p for p in images if p.name not in drop]
+    if not images:
+        raise RainstreamError("no photos are left after the only/exclude lists")
+    return images
+
+
+@dataclass(frozen=True)
+class RenderedPair:
+    """One rainy/clean pair in memory, both quantised to 8 bits as if read back from PNG files."""
+
+    name: str
+    source: str
+    settings: RainSettings
+    rainy: np.ndarray  # H x W x 3 uint8
+    clean: np.ndarray  # H x W x 3 uint8
+
+
+def render_pairs(images: list[Path], count_per_image: int = 1, seed: int = 0, size: int = 256,
+                 sampler: Callable[[np.random.Generator], RainSettings] = sample_rain,
+                 haze: bool = False) -> Iterator[RenderedPair]:
+    """``count_per_image`` pairs per photo, each from its own generator (seed, photo name, copy).
+
+    ``sampler`` draws each pair's rain (``rain_sampler(kind)``); ``haze`` adds a veil of 0.1-0.4 to
+    every pair (fixed settings) or to half of them (the ``layered`` sampler's own way).
     """
     if count_per_image < 1:
         raise RainstreamError("--count-per-image must be at least 1")
     if size < 0:
         raise RainstreamError("--size must be >= 0 (0 keeps whole images)")
-    images = list_images(Path(clean_dir))
+    for path in images:
+        clean_full = read_image(path)
+        for copy in range(count_per_image):
+            rng = pair_rng(seed, path.name, copy)
+            clean = random_crop(clean_full, size, rng)
+            # quantise first so the target is exactly the background the rain was drawn on
+            clean = to_uint8(clean)
+            rain = sampler(rng)
+            if haze:
+                rain = rain.with_haze(float(rng.uniform(0.1, 0.4)))
+            rainy = render_rain(clean.astype(np.float32) / np.float32(255.0), rng, rain)
+            yield RenderedPair(f"{path.stem}_{copy:03d}.png", path.name, rain, to_uint8(rainy), clean)
+
+
+def make_pairs(clean_dir: Path, out_dir: Path, count_per_image: int = 1, seed: int = 0,
+               size: int = 256, haze: bool = False, rain: str = "random", only: Path | None = None,
+               exclude: Path | None = None) -> int:
+    """Write ``count_per_image`` rainy/clean pairs per photo; returns the number of pairs.
+
+    ``rain`` is what ``--rain`` takes (``random``: the mix of every style, a style, a preset or a
+    settings file). The settings of every pair go to OUT/rain_settings.jsonl for the model card.
+    """
+    images = select_images(list_images(Path(clean_dir)), only, exclude)
+    sampler = rain_sampler(rain)
     out_dir = Path(out_dir)
     try:
         (out_dir / "input").mkdir(parents=True, exist_ok=True)
@@ -72,21 +142,10 @@ def make_pairs(clean_dir: Path, out_dir: Path, count_per_image: int = 1, seed: i
     except OSError as exc:
         raise RainstreamError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
     records = []
-    for path in images:
-        clean_full = read_image(path)
-        for copy in range(count_per_image):
-            rng = pair_rng(seed, path.name, copy)
-            clean = random_crop(clean_full, size, rng)
-            # quantise first so the target PNG is exactly the background the rain was drawn on
-            clean = np.round(clean * 255.0) / np.float32(255.0)
-            rain = settings or RainSettings.random(rng, haze=haze)
-            if settings is not None and haze:
-                rain = rain.with_haze(float(rng.uniform(0.1, 0.4)))
-            rainy = render_rain(clean.astype(np.float32), rng, rain)
-            name = f"{path.stem}_{copy:03d}.png"
-            write_png(out_dir / "input" / name, rainy)
-            write_png(out_dir / "target" / name, clean)
-            records.append({"name": name, "source": path.name, **asdict(rain)})
+    for pair in render_pairs(images, count_per_image, seed, size, sampler, haze):
+        write_png(out_dir / "input" / pair.name, pair.rainy)
+        write_png(out_dir / "target" / pair.name, pair.clean)
+        records.append({"name": pair.name, "source": pair.source, **asdict(pair.settings)})
     manifest = out_dir / "rain_settings.jsonl"
     tmp = manifest.with_name(".rain_settings.partial.jsonl")
     try:

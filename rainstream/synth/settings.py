@@ -12,7 +12,8 @@ import numpy as np
 
 from rainstream.errors import RainstreamError
 
-BLEND_MODES = ("screen", "add")
+BLEND_MODES = ("screen", "add", "darken")
+COMPRESSIONS = ("none", "jpeg", "h264")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,17 @@ class RainSettings:
     ``haze_light`` atmospheric light A (grey level of the veil).
     ``exposure``   shutter time as a fraction of the frame interval: a streak is the distance a
                    drop falls while the shutter is open, so per-frame travel = length / exposure.
-    ``blend``      "screen" (1-(1-B)(1-S), never saturates abruptly) or "add" (clip(B+S)).
+    ``blend``      "screen" (1-(1-B)(1-S), never saturates abruptly), "add" (clip(B+S)) or "darken"
+                   (B(1-S): streaks that block a bright sky look darker than the scene behind them).
+    ``layer_angle_spread`` degrees: each depth layer leans by its own U(-spread, spread) on top of
+                   ``angle`` (gusts: several layers falling at several angles; 0 = one direction).
+    ``drops``      lens drops per 100 000 pixels: refracting, blurred discs sitting on the glass.
+    ``drop_radius`` mean drop radius in pixels (drops vary 0.4x-1.8x around it).
+    ``splashes``   splash specks per 1000 pixels: small bright dots where drops burst.
+    ``compression`` how the rainy picture was stored: "none", "jpeg" or "h264" (a single intra frame),
+                   at ``quality`` (JPEG quality 1-100, or the x264 CRF 0-51). Stills only: a rendered
+                   clip is compressed by its own encoder.
+    ``style``      the named style or preset that drew these settings (for reports; no effect on pixels).
     """
 
     density: float = 2.0
@@ -49,6 +60,13 @@ class RainSettings:
     haze_light: float = 0.85
     exposure: float = 0.6
     blend: str = "screen"
+    layer_angle_spread: float = 0.0
+    drops: float = 0.0
+    drop_radius: float = 6.0
+    splashes: float = 0.0
+    compression: str = "none"
+    quality: int = 90
+    style: str = ""
 
     def __post_init__(self) -> None:
         checks = [
@@ -65,6 +83,13 @@ class RainSettings:
             (0 <= self.haze_light <= 1, "haze_light must be in [0, 1]"),
             (0 < self.exposure <= 1, "exposure must be in (0, 1]"),
             (self.blend in BLEND_MODES, f"blend must be one of {BLEND_MODES}"),
+            (0 <= self.layer_angle_spread <= 60, "layer_angle_spread must be within [0, 60] degrees"),
+            (self.drops >= 0, "drops must be >= 0"),
+            (1 <= self.drop_radius <= 64, "drop_radius must be within [1, 64] pixels"),
+            (self.splashes >= 0, "splashes must be >= 0"),
+            (self.compression in COMPRESSIONS, f"compression must be one of {COMPRESSIONS}"),
+            (self.compression != "jpeg" or 1 <= self.quality <= 100, "quality must be 1..100 for jpeg"),
+            (self.compression != "h264" or 0 <= self.quality <= 51, "quality must be a CRF 0..51 for h264"),
         ]
         for ok, message in checks:
             if not ok:
@@ -96,6 +121,18 @@ class RainSettings:
             exposure=float(rng.uniform(0.4, 0.9)),
             blend="screen" if rng.uniform() < 0.7 else "add",
         )
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RainSettings":
+        """Settings from a mapping (a YAML settings file); unknown keys are one-line errors."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise RainstreamError(f"rain settings: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise RainstreamError(f"rain settings: {exc}") from None
 
     def with_haze(self, haze: float) -> "RainSettings":
         """The same rain seen through a veil of the given strength."""

@@ -48,6 +48,8 @@ def plan_groups(settings: RainSettings, height: int, width: int,
     groups = []
     for depth, share in zip(depths, shares):
         scale = 0.3 + 0.7 * depth
+        # gusts: a layer of its own angle (drawn only when asked, so other settings keep their rain)
+        lean = float(rng.uniform(-1, 1)) * settings.layer_angle_spread if settings.layer_angle_spread else 0.0
         for _ in range(GROUPS_PER_LAYER):
             length = settings.length * scale * (1.0 + settings.length_jitter * rng.uniform(-1, 1))
             length = max(length, 2.0)
@@ -55,7 +57,7 @@ def plan_groups(settings: RainSettings, height: int, width: int,
                 depth=depth,
                 length=length,
                 width=max(settings.width * (0.45 + 0.55 * depth), 0.8),
-                angle=float(settings.angle + rng.normal(0.0, settings.angle_jitter)),
+                angle=float(np.clip(settings.angle + lean + rng.normal(0.0, settings.angle_jitter), -85.0, 85.0)),
                 brightness=settings.brightness * (0.4 + 0.6 * depth),
                 blur=settings.blur * depth,
                 speed=length / settings.exposure,

@@ -34,6 +34,10 @@ class DataConfig:
     ``val``: a paired folder or list file for validation PSNR/SSIM (optional).
     ``clean_fraction`` (synthetic only): share of items left without rain, so the model learns to
     leave rain-free texture alone instead of smoothing every frame.
+    ``rain`` (synthetic only): the rain drawn per item, as ``--rain`` takes it (``random``: every style
+    mixed, with JPEG/H.264 storage; a style; a preset; a YAML settings file). ``haze``: probability
+    of an extra veil on a rainy item.
+    ``exclude`` (synthetic only): a file naming photos of ``train`` to keep out (held-out photos).
     ``batch_size`` is per process: the global batch is batch_size x number of processes.
     """
 
@@ -49,6 +53,8 @@ class DataConfig:
     rot90: bool = True
     haze: float = 0.0
     clean_fraction: float = 0.0
+    rain: str = "random"
+    exclude: str | None = None
     val_limit: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +64,8 @@ class DataConfig:
             raise RainstreamError(f"data.patch_size must be a multiple of 16 (>= 16), not {self.patch_size}")
         if self.batch_size < 1 or self.num_workers < 0:
             raise RainstreamError("data.batch_size must be >= 1 and data.num_workers >= 0")
+        if not 0.0 <= self.haze <= 1.0:
+            raise RainstreamError(f"data.haze is a probability in [0, 1], not {self.haze}")
         if not 0.0 <= self.clean_fraction < 1.0:
             raise RainstreamError(f"data.clean_fraction must be in [0, 1), not {self.clean_fraction}")
 

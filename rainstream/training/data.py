@@ -230,18 +230,24 @@ class PairedImageDataset(_SeededItems):
 class SyntheticRainDataset(_SeededItems):
     """Clean photos with rain rendered on the fly by ``rainstream.synth`` (a new rain each item).
 
-    ``settings``: a fixed ``RainSettings`` or None to sample one per item (``RainSettings.random``).
-    ``clean_fraction``: probability that an item gets no rain at all (rainy == clean).
+    ``settings``: fixed ``RainSettings`` for every item, or None to draw them per item from ``rain``:
+    what ``--rain`` takes (``random``: the mix of every style and of JPEG/H.264 storage, a
+    style, a preset or a YAML settings file). ``haze``: probability of an extra veil (0.1-0.4) on a
+    rainy item. ``clean_fraction``: probability that an item gets no rain at all (rainy == clean), so
+    the model learns to leave rain-free detail alone.
     The crop is taken before rendering: cheaper, and streak sizes stay in native pixels.
     """
 
     def __init__(self, images: Sequence[Path], train: bool = True, crop: CropSettings = CropSettings(),
-                 seed: int = 0, settings=None, haze: bool | float = False, clean_fraction: float = 0.0) -> None:
+                 seed: int = 0, settings=None, rain: str = "random", haze: float = 0.0,
+                 clean_fraction: float = 0.0) -> None:
+        from rainstream.synth.styles import rain_sampler  # lazy: synthesis is optional here
+
         super().__init__(train, crop, seed)
         if not images:
             raise RainstreamError("the dataset has no clean images")
         self.images = list(images)
-        self.settings = settings
+        self.sampler = (lambda rng: settings) if settings is not None else rain_sampler(rain)
         self.haze = haze
         self.clean_fraction = clean_fraction
 
@@ -249,7 +255,7 @@ class SyntheticRainDataset(_SeededItems):
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict:
-        from rainstream.synth import RainSettings, render_rain  # lazy: synthesis is optional here
+        from rainstream.synth import render_rain
 
         rng = self.item_rng(index)
         clean = read_rgb(self.images[index])
@@ -260,7 +266,9 @@ class SyntheticRainDataset(_SeededItems):
         if self.clean_fraction and rng.uniform() < self.clean_fraction:
             rainy = clean.astype(np.float32)
         else:
-            settings = self.settings or RainSettings.random(rng, haze=self.haze)
+            settings = self.sampler(rng)
+            if self.haze and rng.uniform() < self.haze:
+                settings = settings.with_haze(float(rng.uniform(0.1, 0.4)))
             rainy = np.clip(render_rain(clean, rng, settings), 0.0, 1.0).astype(np.float32)
         return {"rainy": to_chw_tensor(rainy), "clean": to_chw_tensor(clean), "path": str(self.images[index])}
 

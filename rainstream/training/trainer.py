@@ -50,7 +50,12 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int):
         raise RainstreamError(f"data.{'train' if train else 'val'}: {source} does not exist")
     crop = CropSettings(cfg.patch_size, cfg.flip, cfg.rot90)
     if cfg.kind == "synthetic" and train:
-        return SyntheticRainDataset(clean_images(source), True, crop, seed, haze=cfg.haze,
+        from rainstream.synth.pairs import select_images
+
+        if cfg.exclude and not Path(cfg.exclude).is_file():
+            raise RainstreamError(f"data.exclude: {cfg.exclude} does not exist")
+        images = select_images(clean_images(source), exclude=cfg.exclude and Path(cfg.exclude))
+        return SyntheticRainDataset(images, True, crop, seed, rain=cfg.rain, haze=cfg.haze,
                                     clean_fraction=cfg.clean_fraction)
     if cfg.kind == "spa" and Path(source).is_file():
         pairs = spa_list_pairs(source, cfg.root)
