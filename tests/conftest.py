@@ -3,10 +3,21 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def reference_file(name: str) -> Path:
+    """A ground-truth file of ../shared/reference (next to the checkout), or skip saying it is absent."""
+    path = REFERENCE / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the ground truth lives in ../shared/reference next to the checkout")
+    return path
 
 
 def pattern(index: int, height: int, width: int, high_bit_depth: bool = False) -> np.ndarray:

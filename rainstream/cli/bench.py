@@ -13,6 +13,8 @@ EXAMPLES = """examples:
   rainstream bench --backend eager compile tensorrt --precision fp32 fp16 bf16 --batch 1 8 16
   rainstream bench --model nerd_rain_s nerd_rain --precision fp16 --batch 16 -o bench.md
   rainstream bench --device cpu --model nerd_rain_tiny --precision fp32 bf16 --batch 1 4
+  rainstream bench --model nerd_rain_s drsformer drsformer_no_mefc --device cpu --threads 1 --iters 2
+  rainstream bench --weights DRSformer_SPA.pth --precision fp16 bf16 --batch 1 8   # architecture detected
   rainstream bench --pipeline samples/rainy_street.mp4 --precision fp16 --batch 4
   rainstream bench --live rtsp://127.0.0.1:8554/cam --model pointwise --seconds 20
 
@@ -26,8 +28,9 @@ def register(subparsers) -> None:
         "bench", help="model throughput per backend, precision, tile and batch",
         description="Measure model-only throughput (tiles/s, frames/s at 720p/1080p, TFLOP/s).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", nargs="+", default=["nerd_rain_s"], metavar="NAME",
-                   help="model(s): nerd_rain_s (default), nerd_rain, nerd_rain_tiny; with --live also pointwise")
+    p.add_argument("--model", nargs="+", metavar="NAME",
+                   help="model name(s) (rainstream models; default: the architecture of --weights, else "
+                        "nerd_rain_s); with --live also pointwise")
     p.add_argument("--variant", nargs="+", dest="model", help=argparse.SUPPRESS)  # the old name of --model
     p.add_argument("--weights", metavar="FILE", help="weights (speed does not depend on them; default: untrained)")
     p.add_argument("--backend", nargs="+", default=["eager"], choices=["eager", "compile", "tensorrt"])
@@ -69,8 +72,8 @@ def handle(args: argparse.Namespace) -> int:
         return _live(args)
     from rainstream.bench.model import format_markdown, machine_description, run_bench
 
-    results = run_bench(variants=args.model, backends=args.backend, precisions=args.precision, tiles=args.tile,
-                        batches=args.batch, device=args.device, overlap=args.overlap, iters=args.iters,
+    results = run_bench(variants=args.model or [None], backends=args.backend, precisions=args.precision,
+                        tiles=args.tile, batches=args.batch, device=args.device, overlap=args.overlap, iters=args.iters,
                         warmup=args.warmup, weights=args.weights)
     args_text = " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("bench") + 1:]) if "bench" in sys.argv else ""
     command = f"rainstream bench {args_text}".strip()
@@ -98,7 +101,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     from rainstream.engine import Derainer
     from rainstream.model import load_model
 
-    model = load_model(args.model[0], weights=args.weights, device="cpu")
+    model = load_model((args.model or [None])[0], weights=args.weights, device="cpu")
     result = run_pipeline_bench(args.pipeline, Derainer(model, _engine_config(args)), batch=args.batch[0],
                                 max_frames=args.frames)
     print(result.line())
@@ -112,7 +115,7 @@ def _live(args: argparse.Namespace) -> int:
     from rainstream.engine import Derainer
     from rainstream.model import load_model
 
-    name = args.model[0]
+    name = (args.model or [None])[0]
     config = _engine_config(args)
     if name == "pointwise":
         derainer = pointwise_derainer(config)

@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   rainstream eval --data Datasets/Rain200L/test --weights my_weights.safetensors
   rainstream eval --data SPA/real_test_1000.txt --weights NeRD-Rain-S_SPA.pth --device cuda
   rainstream eval --data my_pairs/ --weights runs/cam1/final.safetensors --json scores.json
+  rainstream eval --data Datasets/Rain200H/test --weights DRSformer_Rain200H.pth     # detected: DRSformer
   # fresh rain over held-out photos, rendered in memory: one command per figure
   rainstream eval --photos ../shared/data/clean --only ../shared/data/clean_val.txt \\
       --rain random --crops 2 --seed 777
@@ -34,8 +35,8 @@ def register(subparsers) -> None:
     src.add_argument("--data", metavar="DIR|LIST", help="paired folder or SPA-Data list file")
     src.add_argument("--photos", metavar="DIR", help="clean photos to render fresh rain over")
     p.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
-    p.add_argument("--model", default="nerd_rain_s", metavar="NAME", help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny")
-    p.add_argument("--variant", dest="model", help=argparse.SUPPRESS)  # the old name of --model
+    p.add_argument("--model", "--variant", dest="model", metavar="NAME",
+                   help="model name (rainstream models); default: read from --weights, else nerd_rain_s")
     p.add_argument("--root", metavar="DIR", help="folder the list file's paths are relative to")
     g = p.add_argument_group("rendered pairs (--photos)")
     g.add_argument("--rain", default="random", metavar="KIND",
@@ -46,8 +47,8 @@ def register(subparsers) -> None:
     g.add_argument("--only", metavar="LIST", help="use only the photos named in this file (e.g. clean_val.txt)")
     g.add_argument("--exclude", metavar="LIST", help="leave out the photos named in this file")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
-    p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default 32)")
+    p.add_argument("--tile", type=int, help="tile size in pixels (default: the model's, see rainstream models)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the model's)")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32", help="default fp32")
     p.add_argument("--limit", type=int, default=0, metavar="N", help="score only the first N pairs (--data)")
     p.add_argument("--skip-clean-check", action="store_true",

@@ -15,7 +15,7 @@ import sys
 from rainstream.errors import RainstreamError
 
 # Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ["run", "convert", "export", "bench", "synth", "train", "eval"]
+SUBCOMMANDS = ["run", "models", "convert", "export", "bench", "synth", "train", "eval"]
 
 EPILOG = """examples:
   rainstream run samples/rainy_street.mp4 -o derained.mp4
@@ -31,7 +31,7 @@ _SETTING = re.compile(r"`([A-Za-z_][\w.]*)`")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rainstream",
-        description="Real-time video deraining with NeRD-Rain / NeRD-Rain-S.",
+        description="Real-time video deraining with NeRD-Rain and DRSformer (rainstream models lists them).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

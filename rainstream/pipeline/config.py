@@ -25,9 +25,6 @@ from rainstream.errors import RainstreamError
 from rainstream.io.encode_options import EncodeOptions
 from rainstream.io.live_source import LiveOptions
 
-DEFAULT_MODEL = "nerd_rain_s"  # the model a run uses when neither a name nor weights say otherwise
-
-
 @dataclass(frozen=True)
 class ModelSettings:
     """Which network and weights. ``name``: a registered model (``rainstream.list_models()``);
@@ -169,7 +166,7 @@ def resume_identity(config: RunConfig) -> dict[str, Any]:
     engine = config.engine
     return typed_config.to_plain({
         "encode": dataclasses.asdict(config.encode),
-        "engine": {"model": config.model.name or (None if config.model.architecture else DEFAULT_MODEL),
+        "engine": {"model": config.model.name,  # None: read from the weights (else the default model)
                    "architecture": config.model.architecture, "weights": ident, "tile": engine.tile,
                    "overlap": engine.overlap, "precision": engine.precision},
     })

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rainstream.errors import RainstreamError
-from rainstream.pipeline.config import DEFAULT_MODEL, RunConfig
+from rainstream.pipeline.config import RunConfig
 
 
 def build_derainer(config: RunConfig):
@@ -17,7 +17,8 @@ def build_derainer(config: RunConfig):
 
             model = load_model(NeRDRainConfig.from_dict(m.architecture), weights=m.weights, device="cpu")
         else:
-            model = load_model(m.name or DEFAULT_MODEL, weights=m.weights, device="cpu")
+            # no name: the architecture is read from the weights file (else the default model)
+            model = load_model(m.name, weights=m.weights, device="cpu")
     except ValueError as exc:  # an unknown name, or architecture numbers that do not fit
         raise RainstreamError(str(exc)) from None
     return Derainer(model, config.engine)

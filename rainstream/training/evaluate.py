@@ -141,25 +141,25 @@ def evaluate_pairs(derain: DerainFn, pairs: Sequence, limit: int = 0, progress: 
     return EvalReport(tuple(scores))
 
 
-def _derainer(weights, variant, engine):
+def _derainer(weights, model: str | None, engine):
+    """The tiled engine around ``model`` (a name, or None: the architecture ``weights`` holds)."""
     from rainstream.engine import Derainer, EngineConfig
     from rainstream.model import load_model
 
     engine = engine or EngineConfig()
-    model = load_model(variant, weights=weights, device=engine.device)
-    return Derainer(model, engine)
+    return Derainer(load_model(model, weights=weights, device=engine.device), engine)
 
 
-def evaluate(data: str | Path, weights: str | Path | None, variant: str = "nerd_rain_s", engine=None,
+def evaluate(data: str | Path, weights: str | Path | None, model: str | None = None, engine=None,
              root: str | Path | None = None, limit: int = 0, progress: bool = True,
              clean_check: bool = True) -> EvalReport:
     """Score a model on a paired folder or SPA-Data list, running the tiled inference engine."""
     pairs = find_pairs(data, root)
-    derainer = _derainer(weights, variant, engine)
+    derainer = _derainer(weights, model, engine)
     return evaluate_pairs(derainer.derain_images, pairs, limit=limit, progress=progress, clean_check=clean_check)
 
 
-def evaluate_photos(photos: str | Path, weights: str | Path | None, variant: str = "nerd_rain_s", engine=None,
+def evaluate_photos(photos: str | Path, weights: str | Path | None, model: str | None = None, engine=None,
                     rain: str = "random", crops: int = 2, size: int = 256, seed: int = 0,
                     only: str | Path | None = None, exclude: str | Path | None = None, progress: bool = True,
                     clean_check: bool = True) -> EvalReport:
@@ -170,5 +170,5 @@ def evaluate_photos(photos: str | Path, weights: str | Path | None, variant: str
 
     images = select_images(list_images(Path(photos)), only and Path(only), exclude and Path(exclude))
     pairs = list(render_pairs(images, crops, seed, size, rain_sampler(rain)))
-    derainer = _derainer(weights, variant, engine)
+    derainer = _derainer(weights, model, engine)
     return evaluate_pairs(derainer.derain_images, pairs, progress=progress, clean_check=clean_check)

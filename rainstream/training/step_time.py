@@ -1,7 +1,9 @@
-"""Training throughput: time one step (forward_all + NeRD-Rain loss + backward + Adam) of a variant.
+"""Training throughput: time one step (the architecture's training outputs + its loss + backward + Adam)
+of a model.
 
     python -m rainstream.training.step_time --variant nerd_rain_s --size 128 --batch 2 --precision bf16
     python -m rainstream.training.step_time --size 96 --batch 4 --precision bf16 --channels-last
+    python -m rainstream.training.step_time --variant drsformer --size 128 --batch 8 --steps 3
 
 Prints the median over ``--steps`` timed steps after ``--warmup`` untimed ones, as s/step, steps/s,
 crops/s and megapixels/s (what a recipe buys per CPU-hour). A benchmark, not a test: numbers depend
@@ -10,13 +12,14 @@ on the machine and on what else it is running.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
 import torch
 
 from rainstream.model import build_model, resolve_device
-from rainstream.training.losses import NeRDRainLoss
+from rainstream.model.registry import architecture_of
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -29,8 +32,10 @@ def time_steps(variant: str = "nerd_rain_s", size: int = 256, batch: int = 1, st
     model = build_model(variant).to(dev).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    forward = torch.compile(model.forward_all) if compile else model.forward_all
-    loss_fn = NeRDRainLoss()
+    arch = architecture_of(model)
+    train_outputs = functools.partial(arch.train_outputs, model)  # NeRD-Rain: forward_all; DRSformer: forward
+    forward = torch.compile(train_outputs) if compile else train_outputs
+    loss_fn = arch.make_loss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=True)
     rainy, clean = torch.rand(batch, 3, size, size, device=dev), torch.rand(batch, 3, size, size, device=dev)
     if channels_last:
