@@ -9,6 +9,7 @@ the layout never has to be guessed from the name (both kinds are called ``weight
 """
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -109,17 +110,17 @@ def detect(state: Mapping[str, torch.Tensor]) -> bool:
 
 
 def config_from_state(state: Mapping[str, torch.Tensor], base: MSPFNConfig | None = None) -> MSPFNConfig:
-    """The width and iteration count of an our-named MSPFN state dict (reduction from ``base`` when
-    there is no fusion iteration to read it from)."""
+    """The width (``dim``) and iteration count of an our-named MSPFN state dict (the RCAB reduction
+    from ``base`` when there is no fusion iteration to read it from)."""
     base = base or MSPFNConfig()
     if "stem.fine.weight" not in state:
         raise CheckpointError("not an MSPFN state dict: no stem.fine.weight (generator/rnn1/weight)")
-    channels = int(state["stem.fine.weight"].shape[1])
+    dim = int(state["stem.fine.weight"].shape[1])
     iterations = _iterations_in(state, r"fusion\.(\d+)\.")
     squeeze = state.get("fusion.0.stages.coarse.rcab.squeeze.weight")
-    reduction = channels // int(squeeze.shape[0]) if squeeze is not None else base.reduction
+    reduction = dim // int(squeeze.shape[0]) if squeeze is not None else base.reduction
     try:
-        return MSPFNConfig(channels=channels, iterations=iterations, reduction=reduction)
+        return MSPFNConfig(dim=dim, iterations=iterations, reduction=reduction)
     except ValueError as exc:
         raise CheckpointError(f"not a valid MSPFN state dict: {exc}") from None
 
@@ -131,11 +132,8 @@ def read_tf_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     names = sorted(n for n in checkpoint.entries if not is_optimizer_state(n))
     if MARKER not in names:
         shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
-        scopes = sorted({n.split("/")[0] for n in names})
-        raise CheckpointError(
-            f"{checkpoint.prefix} is a TensorFlow checkpoint of another network, not MSPFN: {len(names)} "
-            f"variables under {', '.join(scopes[:4]) or 'no scope'}/ ({shown or 'none'}); MSPFN's are under "
-            f"{SCOPE}/ ({MARKER})")
+        raise CheckpointError(f"{checkpoint.prefix} is a TensorFlow checkpoint of another network, not MSPFN: "
+                              f"{len(names)} variables ({shown or 'none'}), no {MARKER}")
     return {name: torch.from_numpy(checkpoint.read(name)).float() for name in names}
 
 
@@ -161,6 +159,34 @@ def load_state(model: MSPFN, state: Mapping[str, torch.Tensor], source: str = "c
                         f"{tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}")
     if problems:
         cfg = model.config
-        raise CheckpointError(f"{source} does not fit MSPFN ({cfg.iterations} iterations, {cfg.channels} "
-                              "channels): " + "; ".join(problems))
+        raise CheckpointError(f"{source} does not fit MSPFN ({cfg.iterations} iterations, dim {cfg.dim}"
+                              "): " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
+
+
+def load_tf_checkpoint(path: str | Path) -> MSPFN:
+    """The MSPFN a TensorFlow checkpoint describes (size read from it), filled from it, on the CPU."""
+    state = to_ours(read_tf_checkpoint(path))
+    model = MSPFN(config_from_state(state))
+    load_state(model, state, source=str(path))
+    return model
+
+
+def convert_tf_checkpoint(src: str | Path, dst: str | Path, half: bool = False) -> MSPFN:
+    """Write the MSPFN of TensorFlow checkpoint ``src`` to safetensors ``dst`` (our names and layouts),
+    only once it has loaded into the network it describes, and check the file reads back the same."""
+    from safetensors.torch import load_file
+
+    from rainstream.model.checkpoint import write_safetensors
+
+    model = load_tf_checkpoint(src)
+    cfg = model.config
+    metadata = {"format": "rainstream", "architecture": "mspfn", "source": Path(str(src)).name,
+                "config": json.dumps({"dim": cfg.dim, "iterations": cfg.iterations, "reduction": cfg.reduction})}
+    write_safetensors(model.state_dict(), dst, metadata=metadata, half=half)
+    written = model.state_dict()
+    back = load_file(str(dst))
+    if set(back) != set(written) or any(not torch.equal(back[k], written[k].to(back[k].dtype)) for k in back):
+        Path(dst).unlink(missing_ok=True)
+        raise CheckpointError(f"{dst} did not read back as written; removed it")
+    return model

@@ -8,27 +8,27 @@ from dataclasses import dataclass
 class MSPFNConfig:
     """Everything that fixes the shape of the network (and so of its checkpoint).
 
-    ``channels`` is the feature width at every scale (64 in the paper); the ConvLSTM memories take
-    ``channels // 2`` inputs and hold 1x, 2x and 4x ``channels`` features at 1/4, 1/2 and full scale,
-    and the reconstruction narrows to ``channels // 2`` before the 3-channel rain layer.
+    ``dim`` is the feature width at every scale (64 in the paper); the ConvLSTM memories take
+    ``dim // 2`` inputs and hold 1x, 2x and 4x ``dim`` features at 1/4, 1/2 and full scale, and the
+    reconstruction narrows to ``dim // 2`` before the 3-channel rain layer.
     ``iterations`` is the number of progressive fusion (BCM) iterations, the M of M17N1.
     ``reduction`` is the RCAB channel-attention squeeze.
     """
 
-    channels: int = 64
+    dim: int = 64
     iterations: int = 17
     reduction: int = 4
 
     def __post_init__(self) -> None:
-        if self.channels < 2 or self.channels % 2 or self.channels % self.reduction:
-            raise ValueError(f"channels {self.channels} must be even and divisible by reduction {self.reduction}")
+        if self.dim < 2 or self.dim % 2 or self.dim % self.reduction:
+            raise ValueError(f"dim {self.dim} must be even and divisible by reduction {self.reduction}")
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, not {self.iterations}")
 
     @property
     def memory_features(self) -> tuple[int, int, int]:
         """ConvLSTM state width at 1/4, 1/2 and full scale."""
-        return self.channels, 2 * self.channels, 4 * self.channels
+        return self.dim, 2 * self.dim, 4 * self.dim
 
 
 VARIANTS: dict[str, MSPFNConfig] = {
@@ -36,7 +36,7 @@ VARIANTS: dict[str, MSPFNConfig] = {
     # 15,823,424 parameters.
     "mspfn": MSPFNConfig(),
     # Tiny for tests: same wiring and names, two iterations, width 8.
-    "mspfn_tiny": MSPFNConfig(channels=8, iterations=2),
+    "mspfn_tiny": MSPFNConfig(dim=8, iterations=2),
 }
 
 

@@ -65,9 +65,9 @@ class ResidualMemory(nn.Module):
 
     def __init__(self, cfg: MSPFNConfig):
         super().__init__()
-        self.branches = nn.ModuleDict({scale: MemoryBranch(cfg.channels, features)
+        self.branches = nn.ModuleDict({scale: MemoryBranch(cfg.dim, features)
                                        for scale, features in zip(SCALES, cfg.memory_features)})
-        self.up = cross_scale_upsamplers(cfg.channels)
+        self.up = cross_scale_upsamplers(cfg.dim)
 
     def forward(self, coarse: torch.Tensor, middle: torch.Tensor, fine: torch.Tensor) -> Features:
         branch, up = self.branches, self.up
@@ -85,9 +85,9 @@ class FusionStage(nn.Module):
 
     def __init__(self, cfg: MSPFNConfig):
         super().__init__()
-        self.down = StridedConv(cfg.channels, cfg.channels)
-        self.rcab = RCAB(cfg.channels, cfg.reduction)
-        self.up = TransposedConv(2 * cfg.channels, cfg.channels, stride=2)
+        self.down = StridedConv(cfg.dim, cfg.dim)
+        self.rcab = RCAB(cfg.dim, cfg.reduction)
+        self.up = TransposedConv(2 * cfg.dim, cfg.dim, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.down(x)
@@ -101,7 +101,7 @@ class FusionIteration(nn.Module):
     def __init__(self, cfg: MSPFNConfig):
         super().__init__()
         self.stages = nn.ModuleDict({scale: FusionStage(cfg) for scale in SCALES})
-        self.up = cross_scale_upsamplers(cfg.channels)
+        self.up = cross_scale_upsamplers(cfg.dim)
 
     def forward(self, coarse: torch.Tensor, middle: torch.Tensor, fine: torch.Tensor) -> Features:
         stage, up = self.stages, self.up
@@ -119,7 +119,7 @@ class Reconstruction(nn.Module):
 
     def __init__(self, cfg: MSPFNConfig):
         super().__init__()
-        c = cfg.channels
+        c = cfg.dim
         self.merge = nn.ModuleDict({scale: TransposedConv(2 * c, c) for scale in SCALES})
         self.coarse_to_middle = TransposedConv(c, c, stride=2)
         self.middle_to_fine = TransposedConv(2 * c, c, stride=2)
@@ -140,7 +140,7 @@ class MSPFN(nn.Module):
         super().__init__()
         self.config = cfg
         self.pyramid = InputPyramid()
-        self.stem = nn.ModuleDict({scale: TransposedConv(3, cfg.channels) for scale in SCALES})
+        self.stem = nn.ModuleDict({scale: TransposedConv(3, cfg.dim) for scale in SCALES})
         self.memory = ResidualMemory(cfg)
         self.fusion = nn.ModuleList(FusionIteration(cfg) for _ in range(cfg.iterations))
         self.reconstruction = Reconstruction(cfg)
