@@ -12,7 +12,7 @@ import yaml
 
 from rainstream.errors import CheckpointError
 from rainstream.model import VARIANTS, build_model, load_model, load_state, variant_config
-from rainstream.model.checkpoint import official_to_ours, ours_to_official, to_our_names
+from rainstream.model.nerd_rain.checkpoint import official_to_ours, ours_to_official, to_our_names
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 REPO = Path(__file__).resolve().parents[1]

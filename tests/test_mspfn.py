@@ -11,11 +11,13 @@ import pytest
 import torch
 
 from rainstream.errors import CheckpointError
+from rainstream.model import architecture_of, load_model
+from rainstream.model.loading import model_from_state
 from rainstream.model.mspfn import MSPFN, VARIANTS
 from rainstream.model.mspfn.blocks import ConvLSTMCell, TransposedConv, same_padding
-from rainstream.model.mspfn.checkpoint import (config_from_state, detect, load_state, load_tf_checkpoint,
-                                               official_names, to_official, to_ours)
+from rainstream.model.mspfn.checkpoint import config_from_state, detect, official_names, to_official, to_ours
 from rainstream.model.mspfn.loss import MSPFNLoss
+from rainstream.model.tf_checkpoint import read_tf_state_dict
 from tf_bundle_writer import write_bundle
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mspfn"
@@ -62,9 +64,14 @@ def reference():
         return {k: npz[k] for k in npz.files}
 
 
+def load_tf_checkpoint(prefix) -> torch.nn.Module:
+    """What ``rainstream convert`` builds from a TensorFlow checkpoint, before writing it."""
+    return model_from_state(read_tf_state_dict(prefix), str(prefix)).eval()
+
+
 @pytest.fixture(scope="module")
 def released(reference):
-    return load_tf_checkpoint(CHECKPOINT).eval()
+    return load_tf_checkpoint(CHECKPOINT)
 
 
 def run_with_taps(model: MSPFN, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -254,21 +261,30 @@ def _convert(src, dst) -> subprocess.CompletedProcess:
 
 
 @needs_shared
-def test_convert_cli_writes_safetensors_that_reproduce_the_graph(tmp_path, reference):
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
+def test_convert_cli_then_load_by_detection_reproduces_the_graph(tmp_path, reference):
     dst = tmp_path / "mspfn.safetensors"
     done = _convert(CHECKPOINT, dst)
     assert done.returncode == 0, done.stderr
-    with safe_open(str(dst), "pt") as f:
-        assert f.metadata()["architecture"] == "mspfn"
-    state = load_file(str(dst))
-    assert detect(state)
-    model = MSPFN(config_from_state(state))
-    load_state(model, state, str(dst))
-    out, _ = run_with_taps(model.eval(), nchw(reference["A/input"]))
+    model = load_model(weights=dst)  # no model name: the architecture and size come from the file
+    assert architecture_of(model).name == "mspfn" and model.config == VARIANTS["mspfn"]
+    out, _ = run_with_taps(model, nchw(reference["A/input"]))
     assert relative_error(out, reference["A/output"]) <= LATE
+
+
+@needs_shared
+def test_tf_checkpoint_is_not_read_at_run_time():
+    with pytest.raises(CheckpointError, match="is a TensorFlow checkpoint: convert it once") as err:
+        load_model("mspfn", weights=CHECKPOINT)
+    assert "\n" not in str(err.value)
+
+
+@needs_shared
+def test_convert_refuses_the_mspfn_checkpoint_as_another_model(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(CHECKPOINT), "--model",
+                           "nerd_rain_s", "-o", str(tmp_path / "x.safetensors")], capture_output=True, text=True)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1
+    assert "is a MSPFN (CVPR 2020) checkpoint, not NeRD-Rain" in lines[0]
 
 
 def test_convert_cli_refuses_a_tf_checkpoint_of_another_network(tmp_path):
@@ -279,7 +295,7 @@ def test_convert_cli_refuses_a_tf_checkpoint_of_another_network(tmp_path):
     assert done.returncode != 0 and "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:")
-    assert "another network" in lines[0] and "model/URAB1/weight" in lines[0]
+    assert "not a checkpoint of a known architecture" in lines[0] and "model/URAB1/" in lines[0]
     assert "Adam" not in lines[0] and "global_step" not in lines[0]  # optimiser state is not the network
     assert not (tmp_path / "x.safetensors").exists()
 
@@ -293,7 +309,7 @@ def test_convert_cli_names_what_an_incomplete_mspfn_checkpoint_lacks(tmp_path):
     done = _convert(write_bundle(tmp_path / "ck", variables), tmp_path / "x.safetensors")
     lines = done.stderr.strip().splitlines()
     assert done.returncode != 0 and len(lines) == 1
-    assert "1 missing: generator/BCM2_1/group_2_RCAB1/conv2d_2/alpha" in lines[0]
+    assert "1 missing keys: generator/BCM2_1/group_2_RCAB1/conv2d_2/alpha" in lines[0]
     assert not (tmp_path / "x.safetensors").exists()
 
 
@@ -301,7 +317,7 @@ def test_converted_tiny_checkpoint_keeps_the_function(tmp_path, tiny):
     variables = {to_official(k): (v.permute(2, 3, 1, 0) if v.dim() == 4 else v).numpy()
                  for k, v in tiny.state_dict().items()}
     variables.update({"beta1_power": np.float32(0.9) * np.ones((), np.float32), "global_step": np.array(3)})
-    model = load_tf_checkpoint(write_bundle(tmp_path / "ck", variables)).eval()
+    model = load_tf_checkpoint(write_bundle(tmp_path / "ck", variables))
     assert model.config == VARIANTS["mspfn_tiny"]
     x = torch.rand(1, 3, 20, 24)
     with torch.no_grad():
@@ -309,5 +325,5 @@ def test_converted_tiny_checkpoint_keeps_the_function(tmp_path, tiny):
 
 
 def test_missing_checkpoint_is_one_error(tmp_path):
-    with pytest.raises(CheckpointError):
-        load_tf_checkpoint(tmp_path / "none")
+    with pytest.raises(CheckpointError, match="no TensorFlow checkpoint"):
+        read_tf_state_dict(tmp_path / "none")

@@ -12,7 +12,7 @@ import sys
 from rainstream.errors import RainstreamError
 
 # Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ["run", "convert", "export", "bench", "synth", "train", "eval"]
+SUBCOMMANDS = ["run", "models", "convert", "export", "bench", "synth", "train", "eval"]
 
 EPILOG = """examples:
   rainstream run samples/rainy_street.mp4 -o derained.mp4
@@ -26,7 +26,7 @@ EPILOG = """examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rainstream",
-        description="Real-time video deraining with NeRD-Rain / NeRD-Rain-S.",
+        description="Real-time video deraining with NeRD-Rain and DRSformer (rainstream models lists them).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,44 +1,26 @@
-"""Architecture numbers of NeRD-Rain as a frozen dataclass, and the named variants."""
+"""What every architecture's config dataclass shares: built from a YAML mapping, written back to one."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import asdict, fields, replace
+from typing import Any, TypeVar
+
+Config = TypeVar("Config", bound="NetworkConfig")
 
 
-@dataclass(frozen=True)
-class NeRDRainConfig:
-    """Everything that fixes the shape of the network (and so of its checkpoint).
+class NetworkConfig:
+    """Mixin for the frozen dataclasses that hold an architecture's numbers (``dim``, blocks, heads...).
 
-    ``unets_per_scale`` is the paper's (1, 2, 3): one UNet at 1/4 scale, two at 1/2, three at full.
-    ``inr_hidden`` / ``inr_frequencies`` are the implicit decoder's MLP widths and the number L of
-    positional-encoding frequencies (4 in the reference).
+    Lists from YAML become tuples (so configs compare and hash), unknown keys fail naming the valid
+    ones, and ``to_dict`` gives back plain lists for YAML and safetensors metadata.
     """
 
-    dim: int = 32
-    num_blocks: tuple[int, int, int] = (2, 3, 3)
-    heads: tuple[int, int, int] = (1, 2, 4)
-    ffn_expansion_factor: float = 2.66
-    bias: bool = False
-    layernorm_type: str = "WithBias"
-    in_channels: int = 3
-    out_channels: int = 3
-    unets_per_scale: tuple[int, ...] = (1, 2, 3)
-    inr_hidden: tuple[int, ...] = (256, 256, 256)
-    inr_frequencies: int = 4
-
-    def __post_init__(self) -> None:
-        for name in ("num_blocks", "heads", "unets_per_scale", "inr_hidden"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.layernorm_type not in ("WithBias", "BiasFree"):
-            raise ValueError(f"layernorm_type must be WithBias or BiasFree, not {self.layernorm_type!r}")
-        if self.unets_per_scale != (1, 2, 3):
-            # The bidirectional feedback wiring (and the official checkpoints) assume 1-2-3.
-            raise ValueError("unets_per_scale must be (1, 2, 3)")
-        if self.dim % 4 or any(self.dim * 2**i % h for i, h in enumerate(self.heads)):
-            raise ValueError(f"dim {self.dim} must be a multiple of 4 and divisible by the heads")
+    def _freeze_sequences(self) -> None:
+        for f in fields(self):
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "NeRDRainConfig":
+    def from_dict(cls: type[Config], values: dict[str, Any]) -> Config:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -48,22 +30,5 @@ class NeRDRainConfig:
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
-    def with_dim(self, dim: int) -> "NeRDRainConfig":
+    def with_dim(self: Config, dim: int) -> Config:
         return replace(self, dim=dim)
-
-
-VARIANTS: dict[str, NeRDRainConfig] = {
-    # Table 2 of the paper: 10.53 M parameters, 79.2 GMACs at 256x256.
-    "nerd_rain_s": NeRDRainConfig(dim=32),
-    # 22.89 M parameters, 156.3 GMACs at 256x256.
-    "nerd_rain": NeRDRainConfig(dim=48),
-    # Tiny width for tests: same topology, a few hundred times cheaper.
-    "nerd_rain_tiny": NeRDRainConfig(dim=8),
-}
-
-
-def variant_config(name: str) -> NeRDRainConfig:
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise ValueError(f"unknown model variant {name!r}; choose one of {sorted(VARIANTS)}") from None

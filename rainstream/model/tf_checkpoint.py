@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import torch
 
 from rainstream.errors import CheckpointError
 from rainstream.model.crc32c import crc32c, unmask
@@ -249,3 +250,17 @@ class TFCheckpoint:
         if crc32c(raw) != entry.crc32c:
             raise CheckpointError(f"{path} is corrupt: CRC-32C mismatch for {name}")
         return np.frombuffer(raw, dtype=entry.dtype).reshape(entry.shape).copy()
+
+
+def read_tf_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The model variables of a TensorFlow checkpoint as tensors, under their TensorFlow names and in
+    TensorFlow's layouts (floats as float32); optimiser state and non-numeric entries are left out."""
+    checkpoint = TFCheckpoint(path)
+    state = {}
+    for name, entry in checkpoint.entries.items():
+        if entry.readable and not is_optimizer_state(name):
+            tensor = torch.from_numpy(checkpoint.read(name))
+            state[name] = tensor.float() if tensor.is_floating_point() else tensor
+    if not state:
+        raise CheckpointError(f"TensorFlow checkpoint {checkpoint.prefix} holds no model variables")
+    return state

@@ -1,10 +1,10 @@
 """Fine-tuning NeRD-Rain on paired rain data: the paper's loss, datasets, a resumable DDP trainer."""
-from rainstream.training.losses import CharbonnierLoss, EdgeLoss, FFTLoss, NeRDRainLoss
+from rainstream.training.losses import CharbonnierLoss, EdgeLoss, FFTLoss, NeRDRainLoss, PixelL1Loss
 from rainstream.training.pyramid import gaussian_pyramid
 from rainstream.training.config import TrainConfig, load_config
 
 
-__all__ = ["NeRDRainLoss", "CharbonnierLoss", "EdgeLoss", "FFTLoss", "gaussian_pyramid", "TrainConfig",
+__all__ = ["NeRDRainLoss", "PixelL1Loss", "CharbonnierLoss", "EdgeLoss", "FFTLoss", "gaussian_pyramid", "TrainConfig",
            "load_config", "Trainer", "train"]
 
 

@@ -1,4 +1,5 @@
-"""The NeRD-Rain training loss: Charbonnier + FFT + edge terms on three scales, plus L1 on the INR images.
+"""Training losses: NeRD-Rain's Charbonnier + FFT + edge terms on three scales plus L1 on the INR images,
+and DRSformer's plain L1.
 
 Each term is a plain function (easy to test and reuse); the ``nn.Module`` classes only carry the
 weights so a trainer can hold one object. The pairing of outputs with pyramid levels follows the
@@ -102,3 +103,12 @@ class NeRDRainLoss(nn.Module):
         inr_l1 = F.l1_loss(outputs[3], pyramid[1]) + F.l1_loss(outputs[5], pyramid[2])
         total = char + self.fft_weight * fft + self.edge_weight * edge + self.inr_weight * inr_l1
         return {"total": total, "char": char, "fft": fft, "edge": edge, "inr_l1": inr_l1}
+
+
+class PixelL1Loss(nn.Module):
+    """``loss(output, target)`` -> dict(total, l1): the mean absolute error of the restored image
+    (DRSformer's training loss: BasicSR's L1Loss, weight 1, mean reduction)."""
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        l1 = F.l1_loss(output.float(), target.float())
+        return {"total": l1, "l1": l1}

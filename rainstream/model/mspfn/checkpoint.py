@@ -9,18 +9,15 @@ the layout never has to be guessed from the name (both kinds are called ``weight
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Iterator, Mapping
 
 import torch
 
 from rainstream.errors import CheckpointError
 from rainstream.model.mspfn.config import MSPFNConfig
-from rainstream.model.mspfn.network import SCALES, MSPFN
-from rainstream.model.tf_checkpoint import TFCheckpoint, is_optimizer_state
+from rainstream.model.mspfn.network import SCALES
 
 SCOPE = "generator"
 MARKER = f"{SCOPE}/rnn7/weight"  # the rain-layer filter: present in every MSPFN graph's checkpoint
@@ -123,70 +120,3 @@ def config_from_state(state: Mapping[str, torch.Tensor], base: MSPFNConfig | Non
         return MSPFNConfig(dim=dim, iterations=iterations, reduction=reduction)
     except ValueError as exc:
         raise CheckpointError(f"not a valid MSPFN state dict: {exc}") from None
-
-
-def read_tf_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The model variables of an MSPFN TensorFlow checkpoint (TensorFlow names and layouts), without
-    optimiser state. A checkpoint of another network is one error naming what it holds."""
-    checkpoint = TFCheckpoint(path)
-    names = sorted(n for n in checkpoint.entries if not is_optimizer_state(n))
-    if MARKER not in names:
-        shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
-        raise CheckpointError(f"{checkpoint.prefix} is a TensorFlow checkpoint of another network, not MSPFN: "
-                              f"{len(names)} variables ({shown or 'none'}), no {MARKER}")
-    return {name: torch.from_numpy(checkpoint.read(name)).float() for name in names}
-
-
-def _summarise(keys: list[str], limit: int = 3) -> str:
-    shown = ", ".join(to_official(k) for k in keys[:limit])
-    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def load_state(model: MSPFN, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """Copy an our-named ``state`` into ``model`` strictly; a mismatch is one line naming the
-    variables the TensorFlow way."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing: {_summarise(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected: {_summarise(unexpected)}")
-    if wrong:
-        problems.append(f"{len(wrong)} of the wrong shape, e.g. {to_official(wrong[0])} "
-                        f"{tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}")
-    if problems:
-        cfg = model.config
-        raise CheckpointError(f"{source} does not fit MSPFN ({cfg.iterations} iterations, dim {cfg.dim}"
-                              "): " + "; ".join(problems))
-    model.load_state_dict(state, strict=True)
-
-
-def load_tf_checkpoint(path: str | Path) -> MSPFN:
-    """The MSPFN a TensorFlow checkpoint describes (size read from it), filled from it, on the CPU."""
-    state = to_ours(read_tf_checkpoint(path))
-    model = MSPFN(config_from_state(state))
-    load_state(model, state, source=str(path))
-    return model
-
-
-def convert_tf_checkpoint(src: str | Path, dst: str | Path, half: bool = False) -> MSPFN:
-    """Write the MSPFN of TensorFlow checkpoint ``src`` to safetensors ``dst`` (our names and layouts),
-    only once it has loaded into the network it describes, and check the file reads back the same."""
-    from safetensors.torch import load_file
-
-    from rainstream.model.checkpoint import write_safetensors
-
-    model = load_tf_checkpoint(src)
-    cfg = model.config
-    metadata = {"format": "rainstream", "architecture": "mspfn", "source": Path(str(src)).name,
-                "config": json.dumps({"dim": cfg.dim, "iterations": cfg.iterations, "reduction": cfg.reduction})}
-    write_safetensors(model.state_dict(), dst, metadata=metadata, half=half)
-    written = model.state_dict()
-    back = load_file(str(dst))
-    if set(back) != set(written) or any(not torch.equal(back[k], written[k].to(back[k].dtype)) for k in back):
-        Path(dst).unlink(missing_ok=True)
-        raise CheckpointError(f"{dst} did not read back as written; removed it")
-    return model

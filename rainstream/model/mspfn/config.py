@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rainstream.model.config import NetworkConfig
+
 
 @dataclass(frozen=True)
-class MSPFNConfig:
+class MSPFNConfig(NetworkConfig):
     """Everything that fixes the shape of the network (and so of its checkpoint).
 
     ``dim`` is the feature width at every scale (64 in the paper); the ConvLSTM memories take

@@ -13,13 +13,13 @@ Data flow (Figure 2 of the paper):
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from rainstream.model.blocks import Upsample, resize_nearest
-from rainstream.model.config import NeRDRainConfig
-from rainstream.model.inr import ImplicitDecoder
-from rainstream.model.unet import BidirectionalFusion, Encoding, UNet
+from rainstream.model.layers import Upsample, pad_to_multiple
+from rainstream.model.nerd_rain.blocks import resize_nearest
+from rainstream.model.nerd_rain.config import NeRDRainConfig
+from rainstream.model.nerd_rain.inr import ImplicitDecoder
+from rainstream.model.nerd_rain.unet import BidirectionalFusion, Encoding, UNet
 
 SIZE_MULTIPLE = 16  # 1/4 input scale, then two stride-2 levels inside each UNet
 
@@ -120,10 +120,4 @@ class NeRDRain(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Derain (N, 3, H, W) images in [0, 1] of any size: pad to a multiple of 16, crop back."""
         h, w = x.shape[-2:]
-        pad_h, pad_w = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
-        if pad_h or pad_w:
-            # Mirror the border so the padding looks like more scene, not a black frame; tiny
-            # images cannot be mirrored by more than their size, so they repeat the edge.
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        return self.forward_all(x)[0][..., :h, :w]
+        return self.forward_all(pad_to_multiple(x, SIZE_MULTIPLE))[0][..., :h, :w]

@@ -6,8 +6,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from rainstream.model.blocks import Downsample, TransformerBlock, Upsample
-from rainstream.model.config import NeRDRainConfig
+from rainstream.model.layers import Downsample, Upsample
+from rainstream.model.nerd_rain.blocks import TransformerBlock
+from rainstream.model.nerd_rain.config import NeRDRainConfig
 
 
 class Encoding(NamedTuple):

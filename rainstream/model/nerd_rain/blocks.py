@@ -1,7 +1,8 @@
 """Building blocks of one NeRD-Rain UNet: the Restormer-style transformer block and resampling.
 
 Each class is one box of Figure 2 of the paper. Parameter names are chosen so that the official
-checkpoints map onto them with a few mechanical rules (see ``checkpoint.py``).
+checkpoints map onto them with a few mechanical rules (see ``checkpoint.py``). The layer norm and
+the resampling convolutions are shared with DRSformer (``rainstream.model.layers``).
 """
 from __future__ import annotations
 
@@ -9,31 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channels of each pixel of a (N, C, H, W) map.
-
-    ``with_bias=False`` is Restormer's "BiasFree" variant: it scales by the standard deviation but
-    does not subtract the mean.
-    """
-
-    def __init__(self, channels: int, with_bias: bool = True, eps: float = 1e-5):
-        super().__init__()
-        self.with_bias = with_bias
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels)) if with_bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        var = x.var(dim=1, keepdim=True, unbiased=False)
-        if self.bias is None:
-            return x * torch.rsqrt(var + self.eps) * self.weight[:, None, None]
-        centred = x - x.mean(dim=1, keepdim=True)
-        return centred * torch.rsqrt(var + self.eps) * self.weight[:, None, None] + self.bias[:, None, None]
-
-
-def depthwise_conv3x3(channels: int, bias: bool) -> nn.Conv2d:
-    return nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=bias)
+from rainstream.model.layers import ChannelLayerNorm, depthwise_conv
 
 
 class GatedFeedForward(nn.Module):
@@ -43,7 +20,7 @@ class GatedFeedForward(nn.Module):
         super().__init__()
         hidden = int(dim * expansion)
         self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=bias)
-        self.dwconv = depthwise_conv3x3(hidden * 2, bias)
+        self.dwconv = depthwise_conv(hidden * 2, 3, bias)
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -59,7 +36,7 @@ class ChannelAttention(nn.Module):
         self.heads = heads
         self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
         self.qkv = nn.Conv2d(dim, dim * 3, 1, bias=bias)
-        self.qkv_dwconv = depthwise_conv3x3(dim * 3, bias)
+        self.qkv_dwconv = depthwise_conv(dim * 3, 3, bias)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,20 +61,6 @@ class TransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
-
-
-class Downsample(nn.Sequential):
-    """Halve the resolution, double the channels (3x3 conv to C/2, then pixel-unshuffle by 2)."""
-
-    def __init__(self, channels: int):
-        super().__init__(nn.Conv2d(channels, channels // 2, 3, padding=1, bias=False), nn.PixelUnshuffle(2))
-
-
-class Upsample(nn.Sequential):
-    """Double the resolution, halve the channels (3x3 conv to 2C, then pixel-shuffle by 2)."""
-
-    def __init__(self, channels: int):
-        super().__init__(nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.PixelShuffle(2))
 
 
 def resize_nearest(x: torch.Tensor, factor: float) -> torch.Tensor:
