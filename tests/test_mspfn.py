@@ -327,3 +327,26 @@ def test_converted_tiny_checkpoint_keeps_the_function(tmp_path, tiny):
 def test_missing_checkpoint_is_one_error(tmp_path):
     with pytest.raises(CheckpointError, match="no TensorFlow checkpoint"):
         read_tf_state_dict(tmp_path / "none")
+
+
+@pytest.mark.slow
+def test_exports_as_one_graph_and_onnx_matches_eager(tiny, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from rainstream.engine.export import INPUT_NAME, capture, write_program
+
+    # strict=True traces with TorchDynamo and fails on any graph break (what torch.compile fullgraph needs)
+    program = capture(tiny, tile=32, batch=1, strict=True)
+    path = write_program(program, tmp_path / "mspfn_tiny.onnx", fmt="onnx")
+    x = torch.rand(1, 3, 32, 32)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: x.numpy()})[0]
+    with torch.no_grad():
+        expected = tiny(x).numpy()
+    assert np.abs(got - expected).max() < 1e-4
+
+
+def test_tiled_engine_runs_mspfn_on_a_frame_of_any_size(tiny):
+    from rainstream.engine import Derainer, EngineConfig
+
+    frame = np.random.default_rng(0).integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    out = Derainer(tiny, EngineConfig(tile=32, overlap=8, device="cpu"))(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
