@@ -350,3 +350,23 @@ def test_tiled_engine_runs_mspfn_on_a_frame_of_any_size(tiny):
     frame = np.random.default_rng(0).integers(0, 256, (45, 70, 3), dtype=np.uint8)
     out = Derainer(tiny, EngineConfig(tile=32, overlap=8, device="cpu"))(frame)
     assert out.shape == frame.shape and out.dtype == np.uint8
+
+
+def test_registry_entry_trains_with_the_reference_loss():
+    from rainstream.model.registry import ARCHITECTURES, resolve
+
+    arch, variant, cfg = resolve("mspfn_tiny")
+    assert arch is ARCHITECTURES["mspfn"] and resolve("mspfn")[2] == VARIANTS["mspfn"]
+    torch.manual_seed(0)
+    model, loss_fn = arch.build(cfg), arch.make_loss()
+    x, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    totals = []
+    for _ in range(5):
+        losses = loss_fn(arch.train_outputs(model, x), target)
+        optimiser.zero_grad()
+        losses["total"].backward()
+        optimiser.step()
+        totals.append(losses["total"].item())
+    assert set(losses) == {"total", "char", "edge"}
+    assert totals[-1] < totals[0]
