@@ -134,7 +134,7 @@ def _open(source, live: bool | None, live_options):
     return FileSource(source), False
 
 
-def stream(source, weights: str | None = None, variant: str = "nerd_rain_s", device: str = "auto",
+def stream(source, weights: str | None = None, variant: str | None = None, device: str = "auto",
            live: bool | None = None, color: str = "rgb", as_tensor: bool = False, *,
            queue_frames: int = 2, transport: str = "tcp", max_retries: int = 20,
            stall_timeout: float = 5.0, derainer=None, **engine_options) -> Stream:

@@ -1,5 +1,5 @@
-"""Export of the real (tiny) model: one graph with no breaks, ONNX in onnxruntime and the saved
-ExportedProgram both match eager. Capturing NeRD-Rain takes tens of seconds on CPU, so it is done once."""
+"""Export of the real (tiny) models of every architecture: one graph with no breaks, ONNX in onnxruntime and
+the saved ExportedProgram both match eager. Capturing takes tens of seconds on CPU, so it is done once each."""
 import numpy as np
 import pytest
 import torch
@@ -18,12 +18,16 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def tiny():
+def build_tiny(name):
     from rainstream.model import build_model
 
     torch.manual_seed(0)
-    return build_model("nerd_rain_tiny").eval()
+    return build_model(name).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_tiny("nerd_rain_tiny")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +57,33 @@ def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path):
     with torch.inference_mode():
         expected = tiny(x).numpy()
     assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.slow
+def test_drsformer_is_one_graph_and_its_onnx_matches_eager(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = build_tiny("drsformer_tiny")
+    program = capture(model, tile=TILE, batch=2, strict=True)  # top-k, scatter and the MEFC loop: no graph break
+    path = write_program(program, tmp_path / "drs.onnx", fmt="onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 3, TILE, TILE)
+    with torch.inference_mode():
+        expected = model(x).numpy()
+    assert np.abs(session.run(None, {INPUT_NAME: x.numpy()})[0] - expected).max() < 1e-4
+
+
+@pytest.mark.slow
+def test_cli_export_reads_the_architecture_from_the_weights(tmp_path):
+    from rainstream.model import build_model
+    from rainstream.model.checkpoint import write_safetensors
+
+    weights = tmp_path / "drs.safetensors"
+    write_safetensors(build_model("drsformer_tiny").state_dict(), weights)
+    assert main(["export", "--format", "exported-program", "--weights", str(weights), "--tile", "32",
+                 "-o", str(tmp_path / "drs.pt2")]) == 0
+    program = torch.export.load(tmp_path / "drs.pt2")
+    assert tuple(program.example_inputs[0][0].shape) == (1, 3, 32, 32)
+    assert any("topk" in str(node.target) for node in program.graph.nodes)  # DRSformer's sparse attention
 
 
 def test_cli_export_bad_inputs_are_one_line_errors(tmp_path, capsys):

@@ -18,7 +18,7 @@ from rainstream.model.mspfn.blocks import ConvLSTMCell, TransposedConv, same_pad
 from rainstream.model.mspfn.checkpoint import config_from_state, detect, official_names, to_official, to_ours
 from rainstream.model.mspfn.loss import MSPFNLoss
 from rainstream.model.tf_checkpoint import read_tf_state_dict
-from tf_bundle_writer import write_bundle
+from tf_bundle_writer import tf_variables, write_bundle
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mspfn"
 CHECKPOINT = REFERENCE / "mspfn_m17n1_ref"
@@ -302,8 +302,7 @@ def test_convert_cli_refuses_a_tf_checkpoint_of_another_network(tmp_path):
 
 def test_convert_cli_names_what_an_incomplete_mspfn_checkpoint_lacks(tmp_path):
     model = MSPFN(VARIANTS["mspfn_tiny"])
-    variables = {to_official(k): (v.permute(2, 3, 1, 0) if v.dim() == 4 else v).numpy()
-                 for k, v in model.state_dict().items()}
+    variables = tf_variables(model.state_dict(), to_official)
     variables.pop("generator/BCM2_1/group_2_RCAB1/conv2d_2/alpha")
     variables["generator/BCM2_1/up_2/weight/Adam"] = np.zeros(3, np.float32)  # ignored
     done = _convert(write_bundle(tmp_path / "ck", variables), tmp_path / "x.safetensors")
@@ -314,8 +313,7 @@ def test_convert_cli_names_what_an_incomplete_mspfn_checkpoint_lacks(tmp_path):
 
 
 def test_converted_tiny_checkpoint_keeps_the_function(tmp_path, tiny):
-    variables = {to_official(k): (v.permute(2, 3, 1, 0) if v.dim() == 4 else v).numpy()
-                 for k, v in tiny.state_dict().items()}
+    variables = tf_variables(tiny.state_dict(), to_official)
     variables.update({"beta1_power": np.float32(0.9) * np.ones((), np.float32), "global_step": np.array(3)})
     model = load_tf_checkpoint(write_bundle(tmp_path / "ck", variables))
     assert model.config == VARIANTS["mspfn_tiny"]

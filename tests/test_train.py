@@ -176,6 +176,14 @@ def test_warmup_then_cosine():
     assert warmup_cosine_factor(100, 100, 10, 0.01) == pytest.approx(0.01)
 
 
+def test_hold_then_cosine_is_drsformers_cyclic_schedule():
+    # CosineAnnealingRestartCyclicLR, periods [92k, 208k], eta_mins [3e-4, 1e-6], base 3e-4, scaled down 1000x
+    ratio = 1e-6 / 3e-4
+    assert [warmup_cosine_factor(s, 300, 0, ratio, hold_steps=92) for s in (0, 50, 92)] == [1.0, 1.0, 1.0]
+    assert warmup_cosine_factor(92 + 104, 300, 0, ratio, hold_steps=92) == pytest.approx(ratio + (1 - ratio) / 2)
+    assert warmup_cosine_factor(300, 300, 0, ratio, hold_steps=92) == pytest.approx(ratio)
+
+
 # ---------------------------------------------------------------- training
 
 @pytest.fixture(scope="module")

@@ -81,3 +81,9 @@ def write_bundle(prefix: str | Path, tensors: dict[str, np.ndarray], entries_per
     Path(f"{prefix}.index").write_bytes(bytes(table + footer))
     Path(f"{prefix}.data-00000-of-00001").write_bytes(bytes(data))
     return prefix
+
+
+def tf_variables(state: dict, to_official) -> dict[str, np.ndarray]:
+    """An our-named state dict as TensorFlow would hold it: official names, filters as [kh, kw, in, out]
+    (conv) or [kh, kw, out, in] (transposed conv), which both are PyTorch's layout permuted (2, 3, 1, 0)."""
+    return {to_official(k): (v.permute(2, 3, 1, 0) if v.dim() == 4 else v).detach().numpy() for k, v in state.items()}

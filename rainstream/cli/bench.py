@@ -13,6 +13,8 @@ EXAMPLES = """examples:
   rainstream bench --backend eager compile tensorrt --precision fp32 fp16 bf16 --batch 1 8 16
   rainstream bench --variant nerd_rain_s nerd_rain --precision fp16 --batch 16 -o bench.md
   rainstream bench --device cpu --variant nerd_rain_tiny --precision fp32 bf16 --batch 1 4
+  rainstream bench --model nerd_rain_s drsformer drsformer_no_mefc --device cpu --threads 1 --iters 2
+  rainstream bench --weights DRSformer_SPA.pth --precision fp16 bf16 --batch 1 8   # architecture detected
   rainstream bench --pipeline samples/rainy_street.mp4 --precision fp16 --batch 4
 
 Every run also measures the eager-fp32 one-tile-at-a-time baseline, so the "vs baseline" column is a
@@ -20,15 +22,13 @@ side-by-side ratio. Combinations the machine cannot run (fp16 on CPU, tensorrt n
 listed as skipped. Paste the printed table into docs/BENCHMARKS.md.
 """
 
-VARIANTS = ["nerd_rain_s", "nerd_rain", "nerd_rain_tiny"]
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="model throughput per backend, precision, tile and batch",
         description="Measure model-only throughput (tiles/s, frames/s at 720p/1080p, TFLOP/s).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variant", nargs="+", default=["nerd_rain_s"], choices=VARIANTS, help="model variant(s)")
+    p.add_argument("--model", "--variant", dest="variant", nargs="+", metavar="NAME",
+                   help="model name(s) (rainstream models; default: the architecture of --weights, else nerd_rain_s)")
     p.add_argument("--weights", metavar="FILE", help="weights (speed does not depend on them; default: untrained)")
     p.add_argument("--backend", nargs="+", default=["eager"], choices=["eager", "compile", "tensorrt"])
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
@@ -62,8 +62,8 @@ def handle(args: argparse.Namespace) -> int:
         return _pipeline(args)
     from rainstream.engine.bench import format_markdown, machine_description, run_bench
 
-    results = run_bench(variants=args.variant, backends=args.backend, precisions=args.precision, tiles=args.tile,
-                        batches=args.batch, device=args.device, overlap=args.overlap, iters=args.iters,
+    results = run_bench(variants=args.variant or [None], backends=args.backend, precisions=args.precision,
+                        tiles=args.tile, batches=args.batch, device=args.device, overlap=args.overlap, iters=args.iters,
                         warmup=args.warmup, weights=args.weights)
     args_text = " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("bench") + 1:]) if "bench" in sys.argv else ""
     command = f"rainstream bench {args_text}".strip()
@@ -89,7 +89,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     from rainstream.engine import Derainer, EngineConfig
     from rainstream.model import load_model
 
-    model = load_model(args.variant[0], weights=args.weights, device="cpu")
+    model = load_model((args.variant or [None])[0], weights=args.weights, device="cpu")
     config = EngineConfig(tile=args.tile[0], overlap=args.overlap, max_tiles=max(args.batch), device=args.device,
                           precision=args.precision[0], backend=args.backend[0])
     result = run_pipeline_bench(args.pipeline, Derainer(model, config), batch=args.batch[0], max_frames=args.frames)

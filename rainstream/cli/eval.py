@@ -9,6 +9,7 @@ EXAMPLES = """examples:
   rainstream eval --data Datasets/Rain200L/test --weights models/nerd_rain_s.safetensors
   rainstream eval --data SPA/real_test_1000.txt --weights NeRD-Rain-S_SPA.pth --device cuda
   rainstream eval --data my_pairs/ --weights runs/cam1/final.safetensors --json scores.json
+  rainstream eval --data Datasets/Rain200H/test --weights DRSformer_Rain200H.pth     # detected: DRSformer
 
 --data is a folder with input/ + target/ (or rain/ + gt/) sub-folders, or an SPA-Data list file
 of "rainy clean" lines. Scores use the Y channel of BT.601 YCbCr (MATLAB rgb2ycbcr) and SSIM
@@ -23,11 +24,12 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, metavar="DIR|LIST", help="paired folder or SPA-Data list file")
     p.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
-    p.add_argument("--variant", default="nerd_rain_s", help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny")
+    p.add_argument("--model", "--variant", dest="model", metavar="NAME",
+                   help="model name (rainstream models); default: read from --weights, else nerd_rain_s")
     p.add_argument("--root", metavar="DIR", help="folder the list file's paths are relative to")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
-    p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default 32)")
+    p.add_argument("--tile", type=int, help="tile size in pixels (default: the model's, see rainstream models)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the model's)")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32", help="default fp32")
     p.add_argument("--limit", type=int, default=0, metavar="N", help="score only the first N pairs")
     p.add_argument("--json", metavar="FILE", help="also write per-image and mean scores as JSON")
@@ -39,7 +41,7 @@ def handle(args: argparse.Namespace) -> int:
     from rainstream.training.evaluate import evaluate
 
     engine = EngineConfig(tile=args.tile, overlap=args.overlap, precision=args.precision, device=args.device)
-    report = evaluate(args.data, args.weights, args.variant, engine, root=args.root, limit=args.limit)
+    report = evaluate(args.data, args.weights, args.model, engine, root=args.root, limit=args.limit)
     width = max(len(s.name) for s in report.scores)
     line = "{:<%d}  PSNR {:7.3f} dB  SSIM {:.4f}   rainy input: PSNR {:7.3f} dB  SSIM {:.4f}   gain {:+.2f} dB" % width
     for s in report.scores:

@@ -6,10 +6,12 @@ import argparse
 EXAMPLES = """examples:
   rainstream export --format onnx --weights models/nerd_rain_s.safetensors -o nerd_rain_s_256.onnx
   rainstream export --format exported-program --tile 256 --batch 16 -o nerd_rain_s_b16.pt2
-  rainstream export --format onnx --variant nerd_rain --weights NeRD-Rain_SPA.pth -o nerd_rain.onnx
+  rainstream export --format onnx --weights NeRD-Rain_SPA.pth -o nerd_rain.onnx
+  rainstream export --format onnx --weights DRSformer_SPA.pth -o drsformer_spa_256.onnx   # architecture detected
+  rainstream export --format exported-program --model drsformer_tiny -o tiny.pt2          # untrained, for tests
 
 The input is (batch, 3, tile, tile) float32 RGB in [0, 1], named "rainy"; the output "derained" has the
-same shape. Keep --tile 256 unless you know why: the model's output depends on the tile size.
+same shape. Keep the default tile unless you know why: the model's output depends on the tile size.
 """
 
 
@@ -20,10 +22,10 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--format", required=True, choices=["onnx", "exported-program"], help="output format")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (.onnx / .pt2)")
-    p.add_argument("--variant", default="nerd_rain_s", choices=["nerd_rain_s", "nerd_rain", "nerd_rain_tiny"],
-                   help="model variant (default nerd_rain_s; the width is read from --weights when given)")
+    p.add_argument("--model", "--variant", dest="model", metavar="NAME",
+                   help="model name (rainstream models); default: read from --weights, else nerd_rain_s")
     p.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
-    p.add_argument("--tile", type=int, default=256, help="tile side in pixels (default 256)")
+    p.add_argument("--tile", type=int, help="tile side in pixels (default: the model's engine tile, 256)")
     p.add_argument("--batch", type=int, default=1, help="tiles per call baked into the graph (default 1)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.set_defaults(func=handle)
@@ -32,8 +34,10 @@ def register(subparsers) -> None:
 def handle(args: argparse.Namespace) -> int:
     from rainstream.engine.export import check_target, export_model
     from rainstream.model import load_model
+    from rainstream.model.registry import architecture_of
 
     check_target(args.output, args.format)  # before the slow model load
-    model = load_model(args.variant, weights=args.weights, device="cpu")
-    export_model(model, args.output, fmt=args.format, tile=args.tile, batch=args.batch, opset=args.opset)
+    model = load_model(args.model, weights=args.weights, device="cpu")
+    tile = args.tile or architecture_of(model).default_tile
+    export_model(model, args.output, fmt=args.format, tile=tile, batch=args.batch, opset=args.opset)
     return 0

@@ -137,7 +137,7 @@ def handle(args: argparse.Namespace) -> int:
         progress=not args.no_progress, allow_missing_frames=args.allow_missing_frames,
         encode=encode, engine_signature=_engine_signature(s, engine_cfg))
     check_job(args.input, args.output, options)  # fail on bad paths before loading the model
-    variant = s["variant"] or "nerd_rain_s"
+    variant = s["variant"]  # None: load_model reads the architecture from --weights (else nerd_rain_s)
     try:
         if s["architecture"]:
             variant = NeRDRainConfig.from_dict(s["architecture"])

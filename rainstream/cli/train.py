@@ -1,4 +1,4 @@
-"""``rainstream train``: fine-tune NeRD-Rain from a YAML config plus key=value overrides."""
+"""``rainstream train``: train or fine-tune any registered model from a YAML config plus key=value overrides."""
 from __future__ import annotations
 
 import argparse
@@ -10,12 +10,13 @@ EXAMPLES = """examples:
   rainstream train configs/train_spa.yaml data.train=/data/SPA/real_world.txt optim.lr=5e-5 steps=20000
   rainstream train configs/train_spa.yaml init_weights=models/NeRD-Rain-S_SPA.pth   # fine-tune
   rainstream train configs/train_spa.yaml --resume            # continue from the newest checkpoint
+  rainstream train configs/train_drsformer.yaml data.train=/data/Rain200H/train   # DRSformer's recipe
   torchrun --nproc_per_node 4 -m rainstream.cli.main train configs/train_spa.yaml   # 4 GPUs (DDP)
   torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
       -m rainstream.cli.main train configs/train_spa.yaml                            # 2 nodes
 
 Overrides are dotted keys with Python literal values (strings need no quotes):
-  steps, seed, device, precision (fp32|bf16|fp16), init_weights, output_dir, log_every,
+  model.name (rainstream models), steps, seed, device, precision (fp32|bf16|fp16), init_weights, output_dir, log_every,
   checkpoint_every, keep_checkpoints, val_every, data.kind (paired|spa|synthetic), data.train,
   data.val, data.root, data.patch_size, data.batch_size (per process), data.num_workers, ...
 The output folder receives checkpoints/, config.yaml, metrics.jsonl, train.log, final.safetensors.
@@ -24,8 +25,9 @@ The output folder receives checkpoints/, config.yaml, metrics.jsonl, train.log, 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "train", help="fine-tune NeRD-Rain on paired rain data",
-        description="Train or fine-tune NeRD-Rain with the paper's loss (single process, or DDP under torchrun).",
+        "train", help="train or fine-tune a model on paired rain data",
+        description="Train or fine-tune a registered model with its paper's loss and optimizer settings "
+                    "(single process, or DDP under torchrun).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", metavar="CONFIG", help="training YAML (see configs/train_*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=2e-4")

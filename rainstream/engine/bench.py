@@ -19,7 +19,7 @@ from rainstream.engine.derainer import Derainer
 from rainstream.engine.tiling import tiles_per_frame
 from rainstream.errors import RainstreamError
 
-# Table 2 of the NeRD-Rain paper, GMACs for one 256x256 input.
+# Table 2 of the NeRD-Rain paper, GMACs for one 256x256 input. (DRSformer's paper gives none we could check.)
 PAPER_GMACS_256 = {"nerd_rain_s": 79.2, "nerd_rain": 156.3}
 RESOLUTIONS = {"720p": (720, 1280), "1080p": (1080, 1920)}
 
@@ -42,6 +42,8 @@ class BenchResult:
     ms_per_call: float = 0.0
     gmacs_per_tile: float = 0.0
     overlap: int = 32
+    architecture: str = ""  # the registered architecture's title, when the model is one
+    parameters: int = 0
 
     def frames_per_s(self, resolution: str) -> float:
         h, w = RESOLUTIONS[resolution]
@@ -86,7 +88,11 @@ def bench_cases(variants, backends, precisions, tiles, batches) -> list[BenchCas
 def run_case(model: torch.nn.Module, case: BenchCase, device: str, overlap: int, iters: int, warmup: int,
              gmacs: float) -> BenchResult:
     """Time ``iters`` calls of one tile batch after ``warmup`` calls; unsupported combos come back skipped."""
-    result = BenchResult(case, gmacs_per_tile=gmacs, overlap=overlap)
+    from rainstream.model.registry import architecture_of
+
+    arch = architecture_of(model)
+    result = BenchResult(case, gmacs_per_tile=gmacs, overlap=overlap, architecture=arch.title if arch else "",
+                         parameters=sum(p.numel() for p in model.parameters()))
     try:
         derainer = Derainer(model, EngineConfig(tile=case.tile, overlap=overlap, max_tiles=case.batch,
                                                 precision=case.precision, backend=case.backend, device=device))
@@ -113,11 +119,14 @@ def run_case(model: torch.nn.Module, case: BenchCase, device: str, overlap: int,
 
 def run_bench(variants=("nerd_rain_s",), backends=("eager",), precisions=("fp32",), tiles=(256,), batches=(1,),
               device="auto", overlap=32, iters=5, warmup=2, weights=None) -> list[BenchResult]:
+    """Benchmark each model name (None: the architecture ``weights`` holds, else the default model)."""
     from rainstream.model import load_model
+    from rainstream.model.registry import architecture_of, resolve
 
     results = []
     for variant in variants:
         model = load_model(variant, weights=weights, device="cpu")
+        variant = variant or resolve(model.config)[1] or architecture_of(model).name
         gmacs = {tile: count_gmacs(model, tile) for tile in tiles}
         for case in bench_cases([variant], backends, precisions, tiles, batches):
             result = run_case(model, case, device, overlap, iters, warmup, gmacs[case.tile])
@@ -146,12 +155,14 @@ def format_markdown(results: list[BenchResult], command: str = "", machine: str 
     if machine:
         lines.append(f"Machine: {machine}")
     for variant in dict.fromkeys(r.case.variant for r in results):
-        gmacs = next(r.gmacs_per_tile for r in results if r.case.variant == variant)
+        first = next(r for r in results if r.case.variant == variant)
+        gmacs = first.gmacs_per_tile
         paper = PAPER_GMACS_256.get(variant)
         note = f" (paper: {paper} at 256x256)" if paper else ""
-        lines.append(f"- {variant}: {gmacs:.1f} GMACs per 256x256 tile counted (convolutions + matmuls){note}"
+        about = f" ({first.architecture}, {first.parameters:,} parameters)" if first.architecture else ""
+        lines.append(f"- {variant}{about}: {gmacs:.1f} GMACs per 256x256 tile counted (convolutions + matmuls){note}"
                      if any(r.case.tile == 256 for r in results if r.case.variant == variant)
-                     else f"- {variant}: {gmacs:.1f} GMACs per tile")
+                     else f"- {variant}{about}: {gmacs:.1f} GMACs per tile")
     lines += ["", "| variant | backend | precision | tile | batch | ms/call | tiles/s | 720p fps | 1080p fps "
               "| TFLOP/s | vs baseline |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

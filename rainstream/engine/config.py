@@ -1,10 +1,11 @@
 """How the engine runs the model: tiles, batch, precision, backend, device (a frozen dataclass)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
+from torch import nn
 
 from rainstream.devices import resolve_device  # noqa: F401  (re-exported for the engine)
 from rainstream.errors import RainstreamError
@@ -13,19 +14,21 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 BACKENDS = ("eager", "compile", "tensorrt")
 
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+DEFAULT_TILE, DEFAULT_OVERLAP = 256, 32  # for modules that are not a registered architecture
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """Engine settings, filled from YAML (``engine:`` section) or CLI flags.
 
-    ``tile`` stays 256 unless asked: the model was trained on 256 patches and its implicit decoder
-    normalises coordinates to the input size, so the output depends on the tile size. ``max_tiles`` bounds
-    device memory: tiles of all frames in a batch are pooled and run this many per model call.
+    ``tile`` / ``overlap``: None (the default) takes the model architecture's own (256 / 32 for NeRD-Rain,
+    whose implicit decoder normalises coordinates to the input, so its output depends on the tile
+    size; see ``rainstream models``), resolved by the ``Derainer``. ``max_tiles`` bounds device memory:
+    tiles of all frames in a batch are pooled and run this many per model call.
     """
 
-    tile: int = 256
-    overlap: int = 32
+    tile: int | None = None
+    overlap: int | None = None
     max_tiles: int = 16
     precision: str = "fp32"
     backend: str = "eager"
@@ -33,10 +36,15 @@ class EngineConfig:
     channels_last: bool = False
 
     def __post_init__(self) -> None:
-        if self.tile < 16:
+        if self.tile is not None and self.tile < 16:
             raise RainstreamError(f"--tile must be at least 16, not {self.tile}")
-        if not 0 <= self.overlap < self.tile // 2:
-            raise RainstreamError(f"--overlap must be in [0, tile/2) = [0, {self.tile // 2}), not {self.overlap}")
+        if self.overlap is not None and self.overlap < 0:
+            raise RainstreamError(f"--overlap must be >= 0, not {self.overlap}")
+        if self.overlap is not None:
+            # Unset, the tile is the model's; an overlap no model's default tile can take fails here already.
+            tile = self.tile if self.tile is not None else largest_default_tile()
+            if not self.overlap < tile // 2:
+                raise RainstreamError(f"--overlap must be in [0, tile/2) = [0, {tile // 2}), not {self.overlap}")
         if self.max_tiles < 1:
             raise RainstreamError(f"--max-tiles must be at least 1, not {self.max_tiles}")
         if self.precision not in PRECISIONS:
@@ -54,6 +62,22 @@ class EngineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_model(self, model: nn.Module) -> "EngineConfig":
+        """This config with the tile and overlap the user left unset taken from the model's architecture
+        (256 / 32 for modules that are not a registered architecture)."""
+        from rainstream.model.registry import architecture_of
+
+        arch = architecture_of(model)
+        tile = self.tile if self.tile is not None else (arch.default_tile if arch else DEFAULT_TILE)
+        overlap = self.overlap if self.overlap is not None else (arch.default_overlap if arch else DEFAULT_OVERLAP)
+        return replace(self, tile=tile, overlap=min(overlap, tile // 2 - 1) if self.overlap is None else overlap)
+
+
+def largest_default_tile() -> int:
+    from rainstream.model.registry import ARCHITECTURES
+
+    return max(arch.default_tile for arch in ARCHITECTURES.values())
 
 
 def check_precision(precision: str, device: torch.device) -> None:

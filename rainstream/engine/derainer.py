@@ -7,10 +7,11 @@ ordered by events only, so the host never waits on the GPU until it asks for a r
 in flight (:meth:`Derainer.submit` before collecting the previous result) the copies of one batch
 overlap the compute of the next. On the CPU the same path runs without streams.
 
-Precision is autocast rather than converted weights: autocast keeps LayerNorm statistics, the softmax
-of the transposed attention and the L2 normalisations in fp32 (the places where fp16 overflows in
-Restormer-style blocks), needs no second copy of the weights, and lets a chunk that went non-finite be
-re-run in another precision without reconverting the model.
+Precision is autocast rather than converted weights: the places where fp16 overflows in Restormer-style
+blocks stay in fp32 (the channel LayerNorm statistics and DRSformer's top-k scores, masks and softmaxes
+take float32 explicitly; autocast keeps the other softmaxes and the L2 normalisations in fp32), it needs
+no second copy of the weights, and a chunk that went non-finite can be re-run in another precision
+without reconverting the model. Tile and overlap left unset come from the model's architecture.
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ class Derainer:
     """
 
     def __init__(self, model: nn.Module, config: EngineConfig | None = None):
-        self.config = config = config or EngineConfig()
+        self.config = config = (config or EngineConfig()).for_model(model)  # tile/overlap: the architecture's
         self.device = resolve_device(config.device)
         check_precision(config.precision, self.device)
         model = model.to(self.device).eval()

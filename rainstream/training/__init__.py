@@ -1,4 +1,4 @@
-"""Fine-tuning NeRD-Rain on paired rain data: the paper's loss, datasets, a resumable DDP trainer."""
+"""Training any registered model on paired rain data: its paper's loss, datasets, a resumable DDP trainer."""
 from rainstream.training.losses import CharbonnierLoss, EdgeLoss, FFTLoss, NeRDRainLoss, PixelL1Loss
 from rainstream.training.pyramid import gaussian_pyramid
 from rainstream.training.config import TrainConfig, load_config

@@ -21,6 +21,7 @@ from rainstream.errors import RainstreamError
 
 DATA_KINDS = ("paired", "spa", "synthetic")
 PRECISIONS = ("fp32", "bf16", "fp16")
+OPTIMIZERS = ("adam", "adamw")
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,32 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """``variant`` names the architecture; ``dim`` overrides its width (None keeps the variant's)."""
+    """``name``: a registered model (``rainstream models``: nerd_rain_s, drsformer, ...; an architecture
+    name means its default variant); ``variant`` is its older spelling, still accepted. ``dim``
+    overrides the width (None keeps the model's)."""
 
-    variant: str = "nerd_rain_s"
+    name: str | None = None
+    variant: str | None = None
     dim: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name and self.variant and self.name != self.variant:
+            raise RainstreamError(f"model.name {self.name!r} and model.variant {self.variant!r} disagree; "
+                                  "set only model.name")
+
+    @property
+    def model(self) -> str:
+        """The model to build: ``name``, else ``variant``, else NeRD-Rain-S."""
+        return self.name or self.variant or "nerd_rain_s"
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam with linear warmup then cosine decay from ``lr`` to ``min_lr`` (the paper's 1e-4 -> 1e-6)."""
+    """Adam (NeRD-Rain's) or AdamW (``name: adamw``, DRSformer's: decoupled weight decay) with linear
+    warmup, ``hold_steps`` at ``lr``, then cosine decay to ``min_lr`` (NeRD-Rain: 1e-4 -> 1e-6, no hold;
+    DRSformer: 3e-4 held for 92k of 300k iterations, then cosine to 1e-6)."""
 
+    name: str = "adam"
     lr: float = 1e-4
     min_lr: float = 1e-6
     warmup_steps: int = 1000
@@ -80,9 +97,14 @@ class OptimConfig:
     eps: float = 1e-8
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max gradient L2 norm; 0 disables clipping (the norm is still logged)
+    hold_steps: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(self.betas))
+        if self.name not in OPTIMIZERS:
+            raise RainstreamError(f"optim.name must be one of {', '.join(OPTIMIZERS)}, not {self.name!r}")
+        if self.hold_steps < 0:
+            raise RainstreamError("optim.hold_steps must be >= 0")
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
             raise RainstreamError("optim.lr must be > 0 and 0 <= optim.min_lr <= optim.lr")
         if self.warmup_steps < 0 or self.grad_clip < 0:
@@ -91,12 +113,19 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights of the NeRD-Rain loss terms (total = char + fft*0.01 + edge*0.05 + inr*0.1)."""
+    """Options of the architecture's own training loss; unset (None) keeps the paper's value.
 
-    fft_weight: float = 0.01
-    edge_weight: float = 0.05
-    inr_weight: float = 0.1
-    eps: float = 1e-3
+    NeRD-Rain: total = char + fft_weight * fft + edge_weight * edge + inr_weight * inr_l1 (0.01, 0.05,
+    0.1; Charbonnier ``eps`` 1e-3). DRSformer's L1 loss takes none of them: setting one is an error.
+    """
+
+    fft_weight: float | None = None
+    edge_weight: float | None = None
+    inr_weight: float | None = None
+    eps: float | None = None
+
+    def options(self) -> dict[str, float]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,15 @@ def evaluate_pairs(derain: DerainFn, pairs: Sequence[Pair], limit: int = 0, prog
     return EvalReport(tuple(scores))
 
 
-def evaluate(data: str | Path, weights: str | Path | None, variant: str = "nerd_rain_s", engine=None,
+def evaluate(data: str | Path, weights: str | Path | None, model: str | None = None, engine=None,
              root: str | Path | None = None, limit: int = 0, progress: bool = True) -> EvalReport:
-    """Score a model on a paired folder or SPA-Data list, running the tiled inference engine."""
+    """Score a model on a paired folder or SPA-Data list, running the tiled inference engine.
+
+    ``model``: a model name, or None to read the architecture from ``weights`` (``load_model``)."""
     from rainstream.engine import Derainer, EngineConfig
     from rainstream.model import load_model
 
     engine = engine or EngineConfig()
     pairs = find_pairs(data, root)
-    model = load_model(variant, weights=weights, device=engine.device)
-    derainer = Derainer(model, engine)
+    derainer = Derainer(load_model(model, weights=weights, device=engine.device), engine)
     return evaluate_pairs(derainer.derain_images, pairs, limit=limit, progress=progress)

@@ -1,6 +1,7 @@
-"""Time one training step (forward_all + NeRD-Rain loss + backward + Adam) of a variant.
+"""Time one training step (the architecture's training outputs + its loss + backward + Adam) of a model.
 
     python -m rainstream.training.step_time --variant nerd_rain_s --size 256 --batch 1 --steps 5
+    python -m rainstream.training.step_time --variant drsformer --size 128 --batch 8 --steps 3
 
 Prints the median over ``--steps`` timed steps after one warm-up step. A benchmark, not a test:
 numbers depend on the machine and on what else it is running.
@@ -14,7 +15,7 @@ import time
 import torch
 
 from rainstream.model import build_model, resolve_device
-from rainstream.training.losses import NeRDRainLoss
+from rainstream.model.registry import architecture_of
 
 
 def time_steps(variant: str = "nerd_rain_s", size: int = 256, batch: int = 1, steps: int = 5,
@@ -22,7 +23,8 @@ def time_steps(variant: str = "nerd_rain_s", size: int = 256, batch: int = 1, st
     """Seconds of each timed training step (the first, warm-up step is not included)."""
     dev = resolve_device(device)
     model = build_model(variant).to(dev).train()
-    loss_fn = NeRDRainLoss()
+    arch = architecture_of(model)
+    loss_fn = arch.make_loss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     rainy, clean = torch.rand(batch, 3, size, size, device=dev), torch.rand(batch, 3, size, size, device=dev)
     amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision) if dev.type == "cuda" else None
@@ -32,7 +34,7 @@ def time_steps(variant: str = "nerd_rain_s", size: int = 256, batch: int = 1, st
             torch.cuda.synchronize(dev)
         start = time.perf_counter()
         with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
-            outputs = model.forward_all(rainy)
+            outputs = arch.train_outputs(model, rainy)
         loss = loss_fn(outputs, clean)["total"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

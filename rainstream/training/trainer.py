@@ -1,4 +1,6 @@
-"""The training loop: NeRD-Rain loss on ``forward_all``, Adam + warmup/cosine, AMP, DDP, resumable.
+"""The training loop for any registered architecture: its own loss on its own training outputs (NeRD-Rain:
+the multi-scale loss on ``forward_all``; DRSformer: L1 on the image), Adam/AdamW + warmup/hold/cosine,
+AMP, DDP, resumable.
 
 Data flows one way: sampler -> DataLoader -> step -> (log, checkpoint). Everything that decides what
 the next step does (weights, optimizer/scheduler/scaler state, RNGs, epoch and position in it) is
@@ -25,17 +27,17 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from rainstream.errors import RainstreamError
+from rainstream.model.registry import architecture_of
 from rainstream.training import checkpoint as ckpt
 from rainstream.training.config import DataConfig, TrainConfig, save_config
 from rainstream.training.data import (CropSettings, PairedImageDataset, ResumableDistributedSampler,
                                       SyntheticRainDataset, clean_images, find_pairs, paired_folder_pairs,
                                       spa_list_pairs)
 from rainstream.training.distributed import DistInfo, all_mean, device_for, env_info, init_distributed
-from rainstream.training.losses import NeRDRainLoss
 from rainstream.training.schedule import warmup_cosine
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-LOSS_NAMES = ("total", "char", "fft", "edge", "inr_l1")
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
 def build_dataset(cfg: DataConfig, train: bool, seed: int):
@@ -59,15 +61,20 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int):
     return PairedImageDataset(pairs, train, crop, seed)
 
 
-class _AllOutputs(nn.Module):
-    """Makes ``forward_all`` the forward, so DistributedDataParallel's hooks see the call."""
+class _TrainOutputs(nn.Module):
+    """Makes the architecture's training outputs the forward, so DistributedDataParallel's hooks see the call."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, train_outputs) -> None:
         super().__init__()
         self.model = model
+        self.train_outputs = train_outputs
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.model.forward_all(x)
+    def forward(self, x: torch.Tensor):
+        return self.train_outputs(self.model, x)
+
+
+def _as_list(outputs) -> list[torch.Tensor]:
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def seed_everything(seed: int) -> None:
@@ -76,13 +83,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def freeze_unused_parameters(model: nn.Module, device: torch.device) -> list[str]:
-    """Turn off gradients of parameters the forward never uses (the reference keeps one such
-    layer in its checkpoints); DDP would otherwise wait for their gradients forever or fail."""
+def freeze_unused_parameters(model: nn.Module, device: torch.device, train_outputs) -> list[str]:
+    """Turn off gradients of parameters the training forward never uses (the NeRD-Rain reference keeps
+    one such layer in its checkpoints); DDP would otherwise wait for their gradients forever or fail."""
     probe = torch.zeros(1, 3, 16, 16, device=device)
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    grads = torch.autograd.grad(sum(o.sum() for o in model.forward_all(probe)), [p for _, p in params],
-                                allow_unused=True)
+    grads = torch.autograd.grad(sum(o.sum() for o in _as_list(train_outputs(model, probe))),
+                                [p for _, p in params], allow_unused=True)
     unused = [n for (n, p), g in zip(params, grads) if g is None]
     for name, param in params:
         if name in unused:
@@ -110,18 +117,18 @@ class Trainer:
 
         seed_everything(config.seed)
         self.model = self._build_model().to(self.device).train()
-        self.loss_fn = NeRDRainLoss(config.loss.fft_weight, config.loss.edge_weight, config.loss.inr_weight,
-                                    config.loss.eps)
+        self.architecture = architecture_of(self.model)
+        self.loss_fn = self._build_loss()
         # Always (not only under DDP), so checkpoints resume with any number of processes.
-        unused = freeze_unused_parameters(self.model, self.device)
+        unused = freeze_unused_parameters(self.model, self.device, self.architecture.train_outputs)
         if unused:
             logger.debug(f"parameters unused by the forward (frozen): {unused}")
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         o = config.optim
         # foreach: one batched update for all ~950 tensors; the per-tensor loop cost ~15% of a CPU step.
-        self.optimizer = torch.optim.Adam(self.params, lr=o.lr, betas=o.betas, eps=o.eps,
-                                          weight_decay=o.weight_decay, foreach=True)
-        self.scheduler = warmup_cosine(self.optimizer, config.steps, o.warmup_steps, o.lr, o.min_lr)
+        self.optimizer = OPTIMIZERS[o.name](self.params, lr=o.lr, betas=o.betas, eps=o.eps,
+                                            weight_decay=o.weight_decay, foreach=True)
+        self.scheduler = warmup_cosine(self.optimizer, config.steps, o.warmup_steps, o.lr, o.min_lr, o.hold_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype is torch.float16)
 
         self.dataset = build_dataset(config.data, train=True, seed=config.seed)
@@ -140,7 +147,7 @@ class Trainer:
         self.skipped_steps = 0
         if resume:
             self._restore(resume)
-        self.net: nn.Module = _AllOutputs(self.model)
+        self.net: nn.Module = _TrainOutputs(self.model, self.architecture.train_outputs)
         if self.dist.enabled:
             self.net = DistributedDataParallel(
                 self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -151,17 +158,27 @@ class Trainer:
         from rainstream.model import build_model, load_model
 
         m = self.config.model
-        if self.config.init_weights:
-            model = load_model(m.variant, weights=self.config.init_weights, device="cpu")
-            if m.dim and model.config.dim != m.dim:
-                raise RainstreamError(f"init_weights {self.config.init_weights} is dim {model.config.dim}, "
-                                      f"but model.dim is {m.dim}")
-            logger.info(f"fine-tuning from {self.config.init_weights} (dim {model.config.dim})")
-            return model
         try:
-            return build_model(m.variant, dim=m.dim)
-        except ValueError as exc:
+            if not self.config.init_weights:
+                return build_model(m.model, dim=m.dim)
+            # no model name: the architecture and size come from the file
+            model = load_model(m.name or m.variant, weights=self.config.init_weights, device="cpu")
+        except ValueError as exc:  # unknown model name
             raise RainstreamError(str(exc)) from None
+        if m.dim and model.config.dim != m.dim:
+            raise RainstreamError(f"init_weights {self.config.init_weights} is dim {model.config.dim}, "
+                                  f"but model.dim is {m.dim}")
+        logger.info(f"fine-tuning from {self.config.init_weights} ({model.config})")
+        return model
+
+    def _build_loss(self) -> nn.Module:
+        """The architecture's own loss with the options the config's ``loss:`` section sets."""
+        options = self.config.loss.options()
+        try:
+            return self.architecture.make_loss(**options)
+        except TypeError:
+            raise RainstreamError(f"loss option(s) {', '.join(f'loss.{k}' for k in options)} do not apply to "
+                                  f"{self.architecture.title}'s training loss; remove them") from None
 
     def _restore(self, resume: bool | str | Path) -> None:
         path = ckpt.latest_checkpoint(self.ckpt_dir) if resume is True else Path(resume)
@@ -219,11 +236,11 @@ class Trainer:
         if not self.dist.is_main:
             return None
         from rainstream.model.checkpoint import write_safetensors
+        from rainstream.model.conversion import safetensors_metadata
 
         path = self.out / "final.safetensors"
         write_safetensors(self.model.state_dict(), path,
-                          metadata={"format": "rainstream-nerd-rain", "dim": str(self.model.config.dim),
-                                    "source": f"rainstream train, step {self.step}"})
+                          metadata=safetensors_metadata(self.model, f"rainstream train, step {self.step}"))
         logger.info(f"final weights {path}")
         return path
 
@@ -313,8 +330,9 @@ class Trainer:
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         bar.set_postfix(loss=f"{record['total']:.4f}", lr=f"{record['lr']:.2e}")
-        logger.info("step {step} loss {total:.4f} (char {char:.4f} fft {fft:.3f} edge {edge:.4f} inr {inr_l1:.4f}) "
-                    "lr {lr:.3e} |g| {grad_norm:.3g} {sec_per_step:.2f}s/step", **record)
+        terms = " ".join(f"{k} {record[k]:.4g}" for k in names if k not in ("total", "grad_norm"))
+        logger.info(f"step {self.step} loss {record['total']:.4f} ({terms}) lr {record['lr']:.3e} "
+                    f"|g| {record['grad_norm']:.3g} {record['sec_per_step']:.2f}s/step")
 
     @torch.no_grad()
     def validate(self) -> dict[str, float] | None:
