@@ -368,3 +368,22 @@ def test_registry_entry_trains_with_the_reference_loss():
         totals.append(losses["total"].item())
     assert set(losses) == {"total", "char", "edge"}
     assert totals[-1] < totals[0]
+
+
+def test_trains_with_its_recipe_then_eval_reads_the_architecture_from_the_weights(tmp_path):
+    from safetensors import safe_open
+
+    from rainstream.cli.main import main
+    from test_train import make_paired_folder
+
+    data = make_paired_folder(tmp_path / "pairs", count=4)
+    overrides = {"output_dir": str(tmp_path / "run"), "steps": 2, "device": "cpu", "log_every": 1,
+                 "checkpoint_every": 2, "data.train": str(data), "data.patch_size": 32, "data.batch_size": 2,
+                 "data.num_workers": 0, "model.name": "mspfn_tiny"}
+    assert main(["train", "configs/train_mspfn.yaml", *[f"{k}={v!r}" for k, v in overrides.items()]]) == 0
+    final = tmp_path / "run" / "final.safetensors"
+    with safe_open(str(final), "pt") as f:
+        assert f.metadata()["architecture"] == "mspfn"
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert {"total", "char", "edge"} <= set(records[0]) and "fft" not in records[0]
+    assert main(["eval", "--data", str(data), "--weights", str(final), "--device", "cpu", "--limit", "1"]) == 0
