@@ -40,7 +40,8 @@ TAPS = {
     "rmm/res4_lstmout": ("memory", 0), "rmm/res2_lstmout": ("memory", 1), "rmm/res_lstmout": ("memory", 2),
     **{f"bcm/iter{n:02d}/{name}": (f"fusion.{n}", i) for n in (0, 1, 16)
        for i, name in enumerate(("res4_in", "res2_in", "res_in"))},
-    "recon/rnn_recon4": ("reconstruction.merge.coarse", None), "recon/rnn_recon2": ("reconstruction.merge.middle", None),
+    "recon/rnn_recon4": ("reconstruction.merge.coarse", None),
+    "recon/rnn_recon2": ("reconstruction.merge.middle", None),
     "recon/rnn_recon": ("reconstruction.merge.fine", None), "recon/up4_2": ("reconstruction.coarse_to_middle", None),
     "recon/up2_1": ("reconstruction.middle_to_fine", None), "recon/rnn5": ("reconstruction.fuse", None),
     "rain_res": ("reconstruction", None),
