@@ -3,10 +3,32 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def reference_file(name: str) -> Path:
+    """A ground-truth file of ../shared/reference (next to the checkout), or skip saying it is absent."""
+    path = REFERENCE / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the ground truth lives in ../shared/reference next to the checkout")
+    return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """The CI box is small and shared; one intra-op thread avoids OpenMP spin contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def pattern(index: int, height: int, width: int, high_bit_depth: bool = False) -> np.ndarray:

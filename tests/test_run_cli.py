@@ -13,13 +13,7 @@ from rainstream.model import build_model, load_model
 from rainstream.model.checkpoint import write_safetensors
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The CI box is small and shared; one intra-op thread avoids OpenMP spin contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -49,21 +49,20 @@ class KeyMap:
             rest = re.sub(pattern, repl, rest)
         return rest[1:]
 
-    def to_ours(self, key: str) -> str:
-        """One official key in our naming; keys that are not official (ours included) are unchanged."""
-        split = self._split(key, self.modules)
+    def _map(self, key: str, table: Mapping[str, str], rules: Sequence[Rule]) -> str:
+        split = self._split(key, table)
         if split is None:
             return key
         prefix, rest = split
-        return f"{self.modules[prefix]}.{self._rewrite(rest, self.inner)}"
+        return f"{table[prefix]}.{self._rewrite(rest, rules)}"
+
+    def to_ours(self, key: str) -> str:
+        """One official key in our naming; keys that are not official (ours included) are unchanged."""
+        return self._map(key, self.modules, self.inner)
 
     def to_official(self, key: str) -> str:
         """One of our keys in the official naming (unknown keys unchanged)."""
-        split = self._split(key, self._ours)
-        if split is None:
-            return key
-        prefix, rest = split
-        return f"{self._ours[prefix]}.{self._rewrite(rest, self.inner_inverse)}"
+        return self._map(key, self._ours, self.inner_inverse)
 
     def convert(self, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A state dict in either naming -> ours."""

@@ -47,6 +47,25 @@ def depthwise_conv(channels: int, kernel: int, bias: bool, out_channels: int | N
     return nn.Conv2d(channels, out_channels, kernel, padding=kernel // 2, groups=groups, bias=bias)
 
 
+class PreNormBlock(nn.Module):
+    """The Restormer-family transformer block: x + attn(norm1(x)), then + ffn(norm2(x)).
+
+    Subclasses choose the attention and the feed-forward network (NeRD-Rain: channel attention and
+    the gated feed-forward; DRSformer: top-k sparse attention and the mixed-scale feed-forward).
+    """
+
+    def __init__(self, dim: int, attn: nn.Module, ffn: nn.Module, norm_bias: bool):
+        super().__init__()
+        self.norm1 = ChannelLayerNorm(dim, norm_bias)
+        self.attn = attn
+        self.norm2 = ChannelLayerNorm(dim, norm_bias)
+        self.ffn = ffn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))
+
+
 class Downsample(nn.Sequential):
     """Halve the resolution, double the channels (3x3 conv to C/2, then pixel-unshuffle by 2)."""
 

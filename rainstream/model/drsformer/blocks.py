@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainstream.model.layers import ChannelLayerNorm, depthwise_conv
+from rainstream.model.layers import PreNormBlock, depthwise_conv
 
 # The four masks keep the top C/2, 2C/3, 3C/4 and 4C/5 attention scores of each row.
 TOPK_FRACTIONS = ((1, 2), (2, 3), (3, 4), (4, 5))
@@ -76,16 +76,9 @@ class MixedScaleFeedForward(nn.Module):
         return self.project_out(torch.cat([F.relu(fuse(half)) for fuse, half in zip(self.fuse_convs, halves)], dim=1))
 
 
-class SparseTransformerBlock(nn.Module):
+class SparseTransformerBlock(PreNormBlock):
     """Pre-norm residual block (STB): top-k sparse attention, then the mixed-scale feed-forward."""
 
     def __init__(self, dim: int, heads: int, expansion: float, bias: bool, norm_bias: bool):
-        super().__init__()
-        self.norm1 = ChannelLayerNorm(dim, norm_bias)
-        self.attn = TopKChannelAttention(dim, heads, bias)
-        self.norm2 = ChannelLayerNorm(dim, norm_bias)
-        self.ffn = MixedScaleFeedForward(dim, expansion, bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+        super().__init__(dim, TopKChannelAttention(dim, heads, bias), MixedScaleFeedForward(dim, expansion, bias),
+                         norm_bias)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainstream.model.layers import ChannelLayerNorm, depthwise_conv
+from rainstream.model.layers import PreNormBlock, depthwise_conv
 
 
 class GatedFeedForward(nn.Module):
@@ -48,19 +48,11 @@ class ChannelAttention(nn.Module):
         return self.project_out((attn @ v).reshape(n, c, h, w))
 
 
-class TransformerBlock(nn.Module):
+class TransformerBlock(PreNormBlock):
     """Pre-norm residual block: channel attention, then the gated feed-forward network."""
 
     def __init__(self, dim: int, heads: int, expansion: float, bias: bool, norm_bias: bool):
-        super().__init__()
-        self.norm1 = ChannelLayerNorm(dim, norm_bias)
-        self.attn = ChannelAttention(dim, heads, bias)
-        self.norm2 = ChannelLayerNorm(dim, norm_bias)
-        self.ffn = GatedFeedForward(dim, expansion, bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+        super().__init__(dim, ChannelAttention(dim, heads, bias), GatedFeedForward(dim, expansion, bias), norm_bias)
 
 
 def resize_nearest(x: torch.Tensor, factor: float) -> torch.Tensor:
