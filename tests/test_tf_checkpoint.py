@@ -6,15 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import reference_file
+from tf_bundle_writer import write_bundle
 
 from rainstream.errors import CheckpointError
 from rainstream.model.crc32c import _update, crc32c, mask, unmask
 from rainstream.model.tf_checkpoint import TFCheckpoint, is_optimizer_state, is_tf_checkpoint, resolve_prefix
-from tf_bundle_writer import write_bundle
 
-MSPFN_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mspfn"
-needs_shared = pytest.mark.skipif(not (MSPFN_REFERENCE / "mspfn_m17n1_ref.index").is_file(),
-                                  reason="needs ../shared/reference/mspfn (the 100 MB MSPFN fixture)")
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -128,10 +126,9 @@ def test_optimiser_state_is_told_apart_from_the_model(name, optimiser):
     assert is_optimizer_state(name) is optimiser
 
 
-@needs_shared
 def test_shared_mspfn_checkpoint_lists_every_variable_with_its_shape():
-    expected = json.loads((MSPFN_REFERENCE / "mspfn_variables.json").read_text())
-    checkpoint = TFCheckpoint(MSPFN_REFERENCE / "mspfn_m17n1_ref")
+    expected = json.loads(reference_file("mspfn/mspfn_variables.json").read_text())
+    checkpoint = TFCheckpoint(reference_file("mspfn/mspfn_m17n1_ref.index"))
     assert {n: e.shape for n, e in checkpoint.entries.items()} == {
         v["name"]: tuple(v["shape"]) for v in expected["variables"]}
     assert all(e.dtype == "<f4" and e.readable for e in checkpoint.entries.values())
