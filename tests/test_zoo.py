@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +26,18 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def official_layout(model: torch.nn.Module, path) -> str:
-    """Save ``model`` the way its authors' training code does (official names, wrapper, ``module.``)."""
+    """Save ``model`` the way its authors' training code does (official names, wrapper, ``module.``).
+
+    MSPFN's authors publish a TensorFlow checkpoint, which only ``rainstream convert`` reads (never the
+    models at run time): its file here is that checkpoint, converted."""
     arch = architecture_of(model)
+    if arch.name == "mspfn":
+        from rainstream.model.conversion import convert_checkpoint
+        from tf_bundle_writer import tf_variables, write_bundle
+
+        prefix = write_bundle(Path(path).with_suffix(""), tf_variables(model.state_dict(), arch.to_official))
+        convert_checkpoint(prefix, Path(path).with_suffix(".safetensors"))
+        return str(Path(path).with_suffix(".safetensors"))
     state = {"module." + arch.to_official(k): v for k, v in model.state_dict().items()}
     torch.save({"params": state} if arch.name == "drsformer" else {"state_dict": state, "epoch": 1}, path)
     return str(path)
@@ -49,11 +60,12 @@ def test_every_architecture_has_a_tiny_registered_variant():
 def test_list_models_gives_typed_records():
     models = {m.name: m for m in list_models()}
     assert list(models) == ["nerd_rain_s", "nerd_rain", "nerd_rain_tiny", "drsformer", "drsformer_no_mefc",
-                            "drsformer_tiny"]
+                            "drsformer_tiny", "mspfn", "mspfn_tiny"]
     assert models["drsformer"].parameters == 33_655_424 and models["drsformer_no_mefc"].parameters == 32_610_304
     assert models["nerd_rain_s"].parameters == 10_530_314 and models["nerd_rain_s"].bundled_weights
     assert not models["drsformer"].bundled_weights and models["drsformer"].is_default
     assert models["drsformer"].size_multiple == 8 and models["nerd_rain"].size_multiple == 16
+    assert models["mspfn"].parameters == 15_823_424 and models["mspfn"].size_multiple == 4
     assert all(m.weights and m.licence for m in models.values())
     import rainstream
 

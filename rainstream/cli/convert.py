@@ -1,4 +1,5 @@
-"""``rainstream convert``: any supported official checkpoint (.pth) -> the project's safetensors format."""
+"""``rainstream convert``: any supported official checkpoint (.pth, or MSPFN's TensorFlow checkpoint) -> the
+project's safetensors format."""
 from __future__ import annotations
 
 import argparse
@@ -9,20 +10,23 @@ EXAMPLES = """examples:
   rainstream convert NeRD-Rain-S_SPA.pth -o models/nerd_rain_s_spa.safetensors
   rainstream convert DRSformer_SPA.pth -o models/drsformer_spa.safetensors --half
   rainstream convert net_g_latest.pth --model drsformer -o drsformer.safetensors   # insist on DRSformer
+  rainstream convert MSPFN/epoch50 -o models/mspfn.safetensors   # TF checkpoint: epoch50.index + .data-*
 
 The architecture and its size are read from the file; BasicSR files ({'params': ...} or
 {'params_ema': ...}, which is preferred when both are there), NeRD-Rain files ({'state_dict': ...}) and
 'module.' prefixes are all accepted. The output records the architecture and its config in its
-metadata and is read back before the command reports success.
+metadata and is read back before the command reports success. A TensorFlow checkpoint (MSPFN's
+official weights) is named by its prefix, its .index file or its folder, and is read without
+TensorFlow, optimiser slots ignored; run-time commands only take the converted file.
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert", help="convert an official checkpoint (any supported architecture) to safetensors",
-        description="Convert an official NeRD-Rain or DRSformer checkpoint to the project's safetensors file.",
+        description="Convert an official NeRD-Rain, DRSformer or MSPFN checkpoint to the project's safetensors file.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="official .pth file (or one of ours)")
+    p.add_argument("checkpoint", help="official .pth file (or one of ours), or a TensorFlow checkpoint prefix")
     p.add_argument("-o", "--output", required=True, help="output .safetensors path")
     p.add_argument("--model", "--variant", dest="model", metavar="NAME",
                    help="refuse files of any other architecture (default: detect it)")

@@ -44,6 +44,11 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     """The float32 state dict of a ``.safetensors`` or PyTorch ``.pth``/``.pt`` file, unwrapped but
     with its own key names, and the safetensors metadata (empty for .pth)."""
     path = Path(path)
+    from rainstream.model.tf_checkpoint import is_tf_checkpoint
+
+    if is_tf_checkpoint(path):  # models never read TensorFlow files at run time
+        raise CheckpointError(f"{path} is a TensorFlow checkpoint: convert it once with "
+                              f"`rainstream convert {path} -o model.safetensors` and use that file")
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     metadata: dict[str, str] = {}

@@ -9,8 +9,9 @@ from torch import nn
 
 from rainstream.errors import CheckpointError, RainstreamError
 from rainstream.model.checkpoint import write_safetensors
-from rainstream.model.loading import load_weights
+from rainstream.model.loading import load_weights, model_from_state
 from rainstream.model.registry import architecture_of
+from rainstream.model.tf_checkpoint import is_tf_checkpoint, read_tf_state_dict
 
 
 def safetensors_metadata(model: nn.Module, source: str) -> dict[str, str]:
@@ -23,12 +24,17 @@ def safetensors_metadata(model: nn.Module, source: str) -> dict[str, str]:
 def convert_checkpoint(src: str | Path, dst: str | Path, half: bool = False, name=None) -> nn.Module:
     """Write ``src``'s weights under our names to ``dst`` and read them back to check; returns the model.
 
+    ``src`` is a PyTorch / safetensors file or a TensorFlow checkpoint (prefix, ``.index`` or folder).
+
     The file is only written once the weights have loaded into the network they describe, and is
     checked by reading it back (same architecture, config and tensors).
     """
     if Path(dst).suffix != ".safetensors":
         raise RainstreamError(f"output must end in .safetensors: {dst}")
-    model = load_weights(src, name)
+    if is_tf_checkpoint(src):  # MSPFN's official weights; read here only, never at run time
+        model = model_from_state(read_tf_state_dict(src), str(src), name)
+    else:
+        model = load_weights(src, name)
     write_safetensors(model.state_dict(), dst, metadata=safetensors_metadata(model, Path(src).name), half=half)
     back = load_weights(dst)
     expected = model.state_dict()

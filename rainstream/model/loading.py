@@ -91,16 +91,22 @@ def _shown(name: str | Any) -> str:
 def load_weights(weights: str | Path, name: str | Any = None) -> nn.Module:
     """The network a weights file describes, filled from it (on the CPU, train mode as built)."""
     state, metadata = read_state_dict(weights)
-    arch, base = identify(state, str(weights), name, metadata)
+    return model_from_state(state, str(weights), name, metadata)
+
+
+def model_from_state(state: dict[str, torch.Tensor], source: str, name: str | Any = None,
+                     metadata: dict[str, str] | None = None) -> nn.Module:
+    """The network an unwrapped state dict (official or our names) describes, filled from it."""
+    arch, base = identify(state, source, name, metadata)
     state = arch.to_ours(state)
     try:
         config = arch.config_from_state(state, base)
     except (KeyError, IndexError, ValueError) as exc:
-        raise CheckpointError(f"{weights}: cannot read the {arch.title} size from it ({type(exc).__name__}: "
+        raise CheckpointError(f"{source}: cannot read the {arch.title} size from it ({type(exc).__name__}: "
                               f"{exc})") from None
     model = arch.build(config)
-    load_state(model, state, source=str(weights))
-    logger.debug(f"loaded {weights} as {arch.title}: {config}")
+    load_state(model, state, source=source)
+    logger.debug(f"loaded {source} as {arch.title}: {config}")
     return model
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from rainstream.errors import RainstreamError
-from rainstream.model import drsformer, nerd_rain
+from rainstream.model import drsformer, mspfn, nerd_rain
 
 
 class UnknownModelError(RainstreamError, ValueError):
@@ -84,6 +84,12 @@ def _l1_loss(**options) -> nn.Module:
     return PixelL1Loss(**options)
 
 
+def _mspfn_loss(**options) -> nn.Module:
+    from rainstream.model.mspfn.loss import MSPFNLoss
+
+    return MSPFNLoss(**options)
+
+
 ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
     Architecture(
         name="nerd_rain",
@@ -125,6 +131,31 @@ ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
         weights="official checkpoints linked from cschenxiang/DRSformer's README: drsformer (MEFC) for "
                 "Rain200H, DID-Data, DDN-Data; drsformer_no_mefc for Rain200L and SPA-Data (real rain)",
         to_official=drsformer.KEYMAP.to_official,
+    ),
+    Architecture(
+        name="mspfn",
+        title="MSPFN (CVPR 2020)",
+        variants=mspfn.VARIANTS,
+        build=mspfn.MSPFN,
+        to_ours=mspfn.to_ours,  # TensorFlow names and filter layouts -> ours (rainstream convert reads the TF files)
+        detect=mspfn.detect,
+        config_from_state=mspfn.config_from_state,
+        size_multiple=mspfn.SIZE_MULTIPLE,
+        # Fully convolutional, no coordinates, but the RCAB channel attention pools over the whole tile,
+        # so larger tiles come closer to the authors' whole-image outputs (320x480 and up). One 256 tile
+        # takes ~0.56 GB of activations (CPU, measured), a 512 tile ~4x that: 256 keeps max_tiles
+        # batches affordable.
+        default_tile=256, default_overlap=32,
+        train_outputs=lambda model, x: model(x),  # the reference's loss sees only the full-size output
+        make_loss=_mspfn_loss,
+        licence="reference code and weights published without a licence file (all rights reserved by "
+                "default; research use); the converted file inherits the checkpoint's terms",
+        weights="one TensorFlow 1 checkpoint of the released M17N1 graph (epoch50), on Baidu Cloud, "
+                "linked from kuijiang94/MSPFN's README; convert it once with `rainstream convert PREFIX -o "
+                "mspfn.safetensors` (no TensorFlow needed)",
+        to_official=mspfn.to_official,
+        input_convention="RGB, float (N, 3, H, W) in [0, 1]; output the same, not clamped (the graph's BGR "
+                         "[-1, 1] lives inside the module)",
     ),
 )}
 
