@@ -122,4 +122,4 @@ def test_public_api_lists_what_it_offers():
     for name in ("load_model", "list_models", "derain", "stream", "Derainer", "EngineConfig", "RainstreamError"):
         assert name in rainstream.__all__ and name in dir(rainstream)
         assert getattr(rainstream, name) is not None
-    assert "nerd_rain_tiny" in rainstream.list_models()
+    assert "nerd_rain_tiny" in [m.name for m in rainstream.list_models()]

@@ -172,7 +172,7 @@ def test_engine_tile_and_overlap_default_to_the_architecture(tiny_file):
     assert (resolved.tile, resolved.overlap) == (arch.default_tile, arch.default_overlap)
     assert Derainer(model, EngineConfig(device="cpu", tile=64)).config.overlap == 31  # default clamped below tile/2
     assert Derainer(model, EngineConfig(device="cpu", tile=64, overlap=8)).config.overlap == 8
-    with pytest.raises(RainstreamError, match="--overlap"):
+    with pytest.raises(RainstreamError, match="`overlap`"):
         Derainer(model, EngineConfig(device="cpu", tile=32, overlap=20))
 
 
@@ -194,7 +194,7 @@ def test_engine_bf16_autocast_stays_close_to_fp32(tiny_file):
 
 
 def test_bench_rows_name_the_architecture(tiny_file):
-    from rainstream.engine.bench import format_markdown, run_bench
+    from rainstream.bench.model import format_markdown, run_bench
 
     name, _, path = tiny_file
     results = run_bench(variants=[None], tiles=(32,), device="cpu", overlap=8, iters=1, warmup=0, weights=path)

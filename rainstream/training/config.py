@@ -5,6 +5,7 @@ type checks and closest-name errors are ``rainstream.typed_config``'s, shared wi
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
