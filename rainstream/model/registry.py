@@ -108,7 +108,7 @@ ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
                 "default; research use); bundled nerd_rain_s preview weights: this project's own",
         weights="official NeRD-Rain and NeRD-Rain-S checkpoints for Rain200L, Rain200H, DID-Data, DDN-Data "
                 "and SPA-Data (Google Drive / Baidu links in cschenxiang/NeRD-Rain's README); bundled: "
-                "nerd_rain_s preview trained here on synthetic rain (models/nerd_rain_s.md)",
+                "nerd_rain_s preview trained here on synthetic rain (rainstream/weights/nerd_rain_s.md)",
         to_official=nerd_rain.KEYMAP.to_official,
     ),
     Architecture(
