@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   rainstream run rainy.mp4 -o derained.mp4 --device cuda --precision fp16 --batch 4
   rainstream run rainy.mp4 -o derained.mp4 --resume      # continue an interrupted job
   rainstream run rainy.mp4 -o preview.mp4 -t 2           # only the first 2 seconds (or --frames N)
+  rainstream run rainy.mp4 -o derained.webm               # VP9; .gif, .avi work too
+  rainstream run rainy.mp4 -o frames/derained_%05d.png    # numbered stills
   rainstream run photo.jpg -o photo_derained.png
   rainstream run shots/ -o shots_derained/                # every image in a folder
   rainstream run in.mp4 -o out.mp4 --config my_run.yaml engine.tile=384 encode.crf=20
@@ -23,7 +25,7 @@ EXAMPLES = """examples:
 arguments (dotted keys, Python literals) override it, and flags override both:
   model:    {name: nerd_rain_s, weights: my.safetensors}
   engine:   {tile: 256, overlap: 32, max_tiles: 16, precision: fp32, backend: eager, device: auto}
-  encode:   {codec: libx264, crf: 18, preset: medium, pix_fmt: yuv420p, segment_frames: 300}
+  encode:   {codec: null, crf: 18, preset: medium, pix_fmt: null, segment_frames: 300}   # null: by OUTPUT
   pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false}
   live:     {transport: tcp, max_retries: 20, stall_timeout: 5.0, video_size: 1280x720}
 """
@@ -58,10 +60,14 @@ def register(subparsers) -> None:
     e.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="default fp32")
     e.add_argument("--batch", type=int, help="frames per engine call (default 1)")
     o = p.add_argument_group("output video")
-    o.add_argument("--codec", help="libx264 (default), libx265/hevc, h264_nvenc, hevc_nvenc")
+    o.add_argument("--codec", help="default by OUTPUT: libx264 (H.264 8-bit) for 8-bit input and libx265 "
+                                   "(HEVC Main 10) for 10-bit input in .mp4/.mkv/.mov, libvpx-vp9 for .webm, "
+                                   "mpeg4 for .avi, gif for .gif; also ffv1 (lossless, .mkv/.avi), "
+                                   "h264_nvenc, hevc_nvenc")
     o.add_argument("--crf", type=int, help="quality, lower is better (default 18)")
     o.add_argument("--preset", help="encoder preset (default medium; veryfast for live streams)")
-    o.add_argument("--pix-fmt", dest="pix_fmt", help="default yuv420p for 8-bit input, yuv420p10le for 10-bit")
+    o.add_argument("--pix-fmt", dest="pix_fmt", help="default yuv420p (yuv420p10le for 10-bit input and a "
+                                                     "10-bit codec; yuv444p at odd sizes for H.264/HEVC)")
     o.add_argument("--segment-frames", type=int, dest="segment_frames",
                    help="frames per resumable segment (default 300)")
     j = p.add_argument_group("job")
