@@ -50,7 +50,10 @@ def register(subparsers) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--model", metavar="NAME", help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny (tests)")
     m.add_argument("--variant", dest="model", help=argparse.SUPPRESS)  # the old name of --model
-    m.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
+    m.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors (default: the "
+                                                     "model's bundled weights; a model without any is refused)")
+    m.add_argument("--allow-untrained", action="store_true", default=None, dest="allow_untrained",
+                   help="derain with random weights when there are none (tests, speed benchmarks)")
     e = p.add_argument_group("engine")
     e.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     e.add_argument("--tile", type=int, help="tile size in pixels (default 256)")
@@ -92,7 +95,7 @@ def register(subparsers) -> None:
 
 
 # flag destinations that are run settings (same names as the config keys)
-SETTINGS = ("model", "weights", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
+SETTINGS = ("model", "weights", "allow_untrained", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
             "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
             "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size")
 

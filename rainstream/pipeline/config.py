@@ -30,11 +30,13 @@ class ModelSettings:
     """Which network and weights. ``name``: a registered model (``rainstream.list_models()``);
     ``weights``: an official checkpoint or one of ours (None: the model's bundled default weights);
     ``architecture``: the network's numbers instead of a name (``rainstream/configs/nerd_rain*.yaml``).
-    ``variant`` is the old spelling of ``name`` and still read."""
+    ``allow_untrained``: derain with random weights when there are none (tests, speed benchmarks);
+    otherwise such a run is refused. ``variant`` is the old spelling of ``name`` and still read."""
 
     name: str | None = None
     weights: str | None = None
     architecture: dict | None = None
+    allow_untrained: bool = False
     variant: str | None = None
 
     def __post_init__(self) -> None:
