@@ -22,11 +22,24 @@ FORMATS = ("onnx", "exported-program")
 INPUT_NAME, OUTPUT_NAME = "rainy", "derained"
 
 
+class ClampedOutput(nn.Module):
+    """The network followed by the engine's clamp to [0, 1]: an exported graph gives what ``Derainer``
+    gives, while the network itself stays as published (unclamped, so training sees the overshoot)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).clamp(0.0, 1.0)
+
+
 def capture(model: nn.Module, tile: int = 256, batch: int = 1, strict: bool = False) -> torch.export.ExportedProgram:
-    """The model's forward for a (batch, 3, tile, tile) float32 input as one full graph, on the CPU."""
+    """The model's forward, clamped to [0, 1], for a (batch, 3, tile, tile) float32 input as one full
+    graph, on the CPU."""
     if tile < 16 or batch < 1:
         raise RainstreamError(f"`tile` must be >= 16 and `batch` >= 1 (got {tile}, {batch})")
-    model = model.to("cpu").eval()
+    model = ClampedOutput(model.to("cpu").eval()).eval()
     example = torch.rand(batch, 3, tile, tile)
     try:
         return torch.export.export(model, (example,), strict=strict)
