@@ -51,7 +51,8 @@ class PipelineSettings:
     """How the job runs. ``queue_frames`` None: 8 for files, 2 for live (latency). ``live`` None:
     automatic (on for stream URLs and webcams; True plays a file as a camera). ``frames`` /
     ``duration`` end the input early: the first N frames / seconds of a file, or N frames / seconds
-    of wall-clock time of a live run."""
+    of wall-clock time of a live run. ``report_every``: seconds between progress lines when stderr is
+    not a terminal (a log file, a pipe), and between a live run's latency lines."""
 
     batch: int = 1
     queue_frames: int | None = None
