@@ -62,6 +62,7 @@ def register(subparsers) -> None:
     e.add_argument("--backend", choices=["eager", "compile", "tensorrt"], help="default eager")
     e.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="default fp32")
     e.add_argument("--batch", type=int, help="frames per engine call (default 1)")
+    e.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, fewer when the load average says the cores are busy)")
     o = p.add_argument_group("output video")
     o.add_argument("--codec", help="default by OUTPUT: libx264 (H.264 8-bit) for 8-bit input and libx265 "
                                    "(HEVC Main 10) for 10-bit input in .mp4/.mkv/.mov, libvpx-vp9 for .webm, "
@@ -120,5 +121,8 @@ def handle(args: argparse.Namespace) -> int:
     if len(inputs) > 1:
         raise RainstreamError(f"one input at a time, got {len(inputs)}: {', '.join(inputs[:3])}")
     config = RunConfig.load(args.config, overrides, **{name: getattr(args, name) for name in SETTINGS})
+    from rainstream.threads import set_threads
+
+    set_threads(args.threads)
     derain(inputs[0], args.output, config=config)  # Interrupted (exit 130) is reported by main
     return 0
