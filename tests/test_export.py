@@ -38,9 +38,12 @@ def test_exported_program_saved_and_reloaded_matches_eager(program, tiny, tmp_pa
 
 
 @pytest.mark.slow
-def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path):
+def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path, capfd):
     ort = pytest.importorskip("onnxruntime")
+    capfd.readouterr()
     path = write_program(program, tmp_path / "tiny.onnx", fmt="onnx")
+    printed = "".join(capfd.readouterr())
+    assert "[torch.onnx]" not in printed and "Warning" not in printed and "torchvision" not in printed
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = torch.rand(1, 3, TILE, TILE)
     got = session.run(None, {INPUT_NAME: x.numpy()})[0]

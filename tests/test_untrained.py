@@ -58,3 +58,23 @@ def test_load_model_still_builds_the_untrained_network():
     """Like timm's create_model(pretrained=False): training and tests build networks without weights."""
     model = rainstream.load_model("nerd_rain_tiny")
     assert not model.training and sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_one_image_is_one_frame_in_the_summary(tmp_path, photo, tiny_weights, capsys):
+    code, err = run_cli(capsys, "run", photo, "-o", tmp_path / "o.png", "--model", "nerd_rain_tiny",
+                        "--weights", tiny_weights, "--device", "cpu", "--no-progress")
+    assert code == 0 and "1 frame in " in err and "1 frames" not in err
+
+
+def test_run_help_names_only_files_that_exist(capsys):
+    import re
+    from pathlib import Path
+
+    from rainstream.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    root = Path(__file__).resolve().parents[1]
+    cited = re.findall(r"(?:rainstream/)?configs/[\w.]+", text)
+    assert all((root / (c if c.startswith("rainstream/") else "rainstream/" + c)).exists() for c in cited), cited

@@ -9,7 +9,9 @@ NeRD-Rain it takes minutes, and onnxruntime applies its own graph optimisations 
 """
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -87,6 +89,17 @@ def _write_onnx(program: torch.export.ExportedProgram, path: Path, opset: int | 
     except ImportError:
         raise RainstreamError("ONNX export needs onnx and onnxscript; install the extra: "
                               "pip install 'rainstream[onnx]'") from None
-    onnx_program = torch.onnx.export(program, dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                     opset_version=opset, external_data=False, optimize=False)
-    onnx_program.save(str(path), external_data=False)
+    # The exporter's own chatter (progress lines, torchvision registrations, deprecation warnings of
+    # its dependencies) is pages long and says nothing about this model; failures still raise.
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onnx_program = torch.onnx.export(program, dynamo=True, input_names=[INPUT_NAME],
+                                             output_names=[OUTPUT_NAME], opset_version=opset, external_data=False,
+                                             optimize=False, verbose=False)
+            onnx_program.save(str(path), external_data=False)
+    finally:
+        quiet.setLevel(level)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 from loguru import logger
 
 from rainstream.frames import Frame
+from rainstream.log import counted
 from rainstream.pipeline.queues import END, BlockingQueue, DropOldestQueue, Failure
 from rainstream.pipeline.stats import LatencyStats, LatencySummary
 from rainstream.progress import progress_bar
@@ -59,7 +60,7 @@ class RunSummary:
         return self.engine_seconds / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
-        text = (f"{self.new_frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps), "
+        text = (f"{counted(self.new_frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.2f} fps), "
                 f"engine busy {self.engine_busy:.0%}")
         if self.latency is not None:
             text += f", {self.reconnects} reconnect(s); {self.latency.line()}"

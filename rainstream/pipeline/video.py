@@ -23,6 +23,7 @@ from rainstream.io.images import ImageSink, is_image_path
 from rainstream.io.journal import Journal, input_signature
 from rainstream.io.output_plan import GIF, IMAGES, is_sequence_pattern, plan_output, try_output
 from rainstream.io.segment_sink import SegmentSink
+from rainstream.log import counted
 from rainstream.pipeline.config import RunConfig, resume_identity
 from rainstream.pipeline.job import Interrupted, Job
 from rainstream.pipeline.runner import FrameLimit, RunSummary
@@ -164,7 +165,7 @@ class VideoJob(Job):
                     self._check_missing(source, None, runner.limited)  # before the GIF is renamed into place
         summary = dataclasses.replace(summary, output=self.output)
         if summary.interrupted:
-            raise Interrupted(f"interrupted: {self.output} holds the first {summary.frames} frames")
+            raise Interrupted(f"interrupted: {self.output} holds the first {counted(summary.frames, 'frame')}")
         logger.info(summary.line())
         return summary
 
@@ -187,8 +188,8 @@ class VideoJob(Job):
                 raise Interrupted("interrupted before any frame was finished; no output written")
             assemble(segments, self.output, self.input_path, audio_end_time=end)
             logger.info(summary.line())
-            raise Interrupted(f"interrupted: {self.output} is playable and holds the first {journal.frames_done} "
-                              "frames; run the same command with `resume` to finish it")
+            raise Interrupted(f"interrupted: {self.output} is playable and holds the first "
+                              f"{counted(journal.frames_done, 'frame')}; run the same command with `resume` to finish it")
         self._check_missing(source, journal, cut_short)
         assemble(segments, self.output, self.input_path, audio_end_time=end)
         shutil.rmtree(work_dir, ignore_errors=True)
