@@ -73,6 +73,11 @@ def plan_output(output: str, info: VideoInfo, options: EncodeOptions) -> OutputP
     """The output kind, encoder and pixel format for a video of ``info`` written to ``output``."""
     ext = os.path.splitext(output)[1].lower()
     if is_sequence_pattern(output):
+        try:
+            output % 1
+        except (TypeError, ValueError):
+            raise RainstreamError(f"{output}: a numbered output takes one %d (or %05d) and no other %; "
+                                  "write a literal % as %%") from None
         return OutputPlan(IMAGES, output)
     if ext in IMAGE_EXTENSIONS:
         stem = os.path.splitext(output)[0]
