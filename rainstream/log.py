@@ -10,6 +10,11 @@ from loguru import logger
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``: counts in messages read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def redact(text: str) -> str:
     """Replace the password of any ``scheme://user:password@host`` in text by ``***``."""
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))

@@ -51,15 +51,17 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def progress_bar(total: int | None, desc: str, unit: str, initial: int = 0, enabled: bool = True):
-    """A tqdm bar on a terminal (stderr), a ``PlainProgress`` otherwise, ``None``-like when disabled."""
+def progress_bar(total: int | None, desc: str, unit: str, initial: int = 0, enabled: bool = True,
+                 every: float = 10.0):
+    """A tqdm bar on a terminal (stderr), a ``PlainProgress`` line every ``every`` seconds otherwise,
+    silent when disabled. Every command's progress goes through here."""
     if not enabled:
         return PlainProgress(total, desc, unit, initial, every=float("inf"))
     if sys.stderr.isatty():
         from tqdm import tqdm
 
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0.1)
-    return PlainProgress(total, desc, unit, initial)
+    return PlainProgress(total, desc, unit, initial, every=every)
 
 
 def progress_iter(items: Iterable[T], desc: str, unit: str, enabled: bool = True,

@@ -9,15 +9,19 @@ import av
 import numpy as np
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # small ground truth, carried by the project
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"  # the large rest, next to the checkout
 
 
 def reference_file(name: str) -> Path:
-    """A ground-truth file of ../shared/reference (next to the checkout), or skip saying it is absent."""
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the ground truth lives in ../shared/reference next to the checkout")
-    return path
+    """A ground-truth file: from tests/fixtures (the NeRD-Rain and DRSformer equivalence data, a few
+    MB), else ../shared/reference next to the checkout (the ~100 MB MSPFN checkpoint and outputs);
+    skips, saying so, when neither has it (a bare clone)."""
+    for folder in (FIXTURES, REFERENCE):
+        if (folder / name).is_file():
+            return folder / name
+    pytest.skip(f"ground truth {name} is absent: it lives in ../shared/reference next to the checkout "
+                "(large files, not in the repository)")
 
 
 def pattern(index: int, height: int, width: int, high_bit_depth: bool = False) -> np.ndarray:

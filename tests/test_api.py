@@ -75,7 +75,8 @@ def test_live_file_is_paced_and_breaking_out_stops_the_source(clip, half):
 def test_real_tiny_model_matches_a_direct_engine_call(tmp_path):
     clip = make_clip(tmp_path / "tiny.mp4", frames=1, width=32, height=32)
     torch.manual_seed(0)
-    frames = list(rainstream.stream(clip, model="nerd_rain_tiny", device="cpu", tile=32, overlap=0))
+    frames = list(rainstream.stream(clip, model="nerd_rain_tiny", device="cpu", tile=32, overlap=0,
+                                   allow_untrained=True))
     torch.manual_seed(0)
     from rainstream.model import load_model
 
@@ -94,7 +95,7 @@ def test_bad_arguments_are_one_line_errors(clip, half, tmp_path):
     with pytest.raises(RainstreamError, match="webcam not found"):
         rainstream.stream(97, derainer=half)
     with pytest.raises(RainstreamError, match="`tile` must be at least 16"):
-        rainstream.stream(clip, model="nerd_rain_tiny", device="cpu", tile=4)
+        rainstream.stream(clip, model="nerd_rain_tiny", device="cpu", tile=4, allow_untrained=True)
     once = rainstream.stream(clip, derainer=half)
     list(once)
     with pytest.raises(RainstreamError, match="only once"):

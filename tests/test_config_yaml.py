@@ -22,7 +22,7 @@ def test_architecture_section_builds_that_network(tmp_path, capsys):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(shipped))
     out = tmp_path / "out.png"
-    assert main(["run", _image(tmp_path / "in.png"), "-o", str(out), "--config", str(cfg)]) == 0
+    assert main(["run", _image(tmp_path / "in.png"), "-o", str(out), "--config", str(cfg), "--allow-untrained"]) == 0
     assert out.is_file()
     # the untrained-model warning names the config it built
     assert "dim=8, num_blocks=(1, 1, 2)" in capsys.readouterr().err

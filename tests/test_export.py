@@ -33,20 +33,24 @@ def test_exported_program_saved_and_reloaded_matches_eager(program, tiny, tmp_pa
     assert not list(tmp_path.glob(".*partial*"))
     x = torch.rand(1, 3, TILE, TILE)
     with torch.inference_mode():
-        expected = tiny(x)
+        expected = tiny(x).clamp(0, 1)
     torch.testing.assert_close(torch.export.load(path).module()(x), expected, rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow
-def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path):
+def test_onnx_in_onnxruntime_matches_eager(program, tiny, tmp_path, capfd):
     ort = pytest.importorskip("onnxruntime")
+    capfd.readouterr()
     path = write_program(program, tmp_path / "tiny.onnx", fmt="onnx")
+    printed = "".join(capfd.readouterr())
+    assert "[torch.onnx]" not in printed and "Warning" not in printed and "torchvision" not in printed
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = torch.rand(1, 3, TILE, TILE)
     got = session.run(None, {INPUT_NAME: x.numpy()})[0]
     with torch.inference_mode():
-        expected = tiny(x).numpy()
-    assert np.abs(got - expected).max() < 1e-4
+        free = tiny(x)
+    assert free.min() < 0 and free.max() > 1  # the seeded network overshoots; the graph clamps like the engine
+    assert np.abs(got - free.clamp(0, 1).numpy()).max() < 1e-4 and got.min() >= 0 and got.max() <= 1
 
 
 @pytest.mark.slow
@@ -58,8 +62,9 @@ def test_drsformer_is_one_graph_and_its_onnx_matches_eager(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = torch.rand(2, 3, TILE, TILE)
     with torch.inference_mode():
-        expected = model(x).numpy()
-    assert np.abs(session.run(None, {INPUT_NAME: x.numpy()})[0] - expected).max() < 1e-4
+        expected = model(x).clamp(0, 1).numpy()
+    got = session.run(None, {INPUT_NAME: x.numpy()})[0]
+    assert np.abs(got - expected).max() < 1e-4 and got.min() >= 0 and got.max() <= 1
 
 
 @pytest.mark.slow

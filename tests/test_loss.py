@@ -1,21 +1,15 @@
 """The loss reproduces the reference training loss on the published dim-8 outputs."""
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import reference_file
 
 from rainstream.training import NeRDRainLoss
 from rainstream.training.losses import charbonnier, edge_charbonnier, fft_l1, laplacian_edges
 from rainstream.training.pyramid import gaussian_pyramid
 
-REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "equivalence_dim8.pt"
-
-
 @pytest.fixture(scope="module")
 def reference():
-    if not REFERENCE.exists():
-        pytest.skip(f"reference data not found at {REFERENCE}")
-    return torch.load(REFERENCE, weights_only=True)
+    return torch.load(reference_file("equivalence_dim8.pt"), weights_only=True)
 
 
 def test_pyramid_matches_kornia_reference(reference):

@@ -238,7 +238,7 @@ def test_cli_records_stream_and_never_prints_password(tmp_path):
     srv = RtspServer(width=32, height=32)
     try:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        base = [sys.executable, "-m", "rainstream.cli.main", "run", "--model", "nerd_rain_tiny",
+        base = [sys.executable, "-m", "rainstream.cli.main", "run", "--model", "nerd_rain_tiny", "--allow-untrained",
                 "--device", "cpu", "--tile", "32", "--overlap", "0", "--no-progress"]
         bad = subprocess.run(base + [srv.url(password="WrongPass99"), "-o", str(tmp_path / "x.mkv"),
                                      "--max-retries", "0"],

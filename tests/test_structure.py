@@ -123,3 +123,14 @@ def test_public_api_lists_what_it_offers():
         assert name in rainstream.__all__ and name in dir(rainstream)
         assert getattr(rainstream, name) is not None
     assert "nerd_rain_tiny" in [m.name for m in rainstream.list_models()]
+
+
+def test_readme_quick_start_is_two_commands_and_installs_the_cpu_wheel():
+    text = (ROOT / "README.md").read_text()
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.strip() for b in quick.split("```bash")[1:]]
+    commands = [b.split("```")[0].strip() for b in blocks]
+    assert len(commands) == 2 and all("\n" not in c for c in commands)
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in commands[0]
+    assert "rainstream run samples/rainy_street.mp4" in commands[0] and "pytest" in commands[1]
+    assert "--device cuda" in quick and "../shared" in quick  # the GPU way, and what the tests need

@@ -275,6 +275,7 @@ data: {{kind: paired, train: {pairs_dir}, patch_size: 32, batch_size: 2, num_wor
 model: {{variant: nerd_rain_tiny}}
 """)
     assert main(["train", str(config), "optim.warmup_steps=0"]) == 0
+    assert "\r" not in capsys.readouterr().err  # stderr is no terminal here: plain lines, no bar
     run = tmp_path / "run"
     assert {"config.yaml", "metrics.jsonl", "train.log", "final.safetensors", "checkpoints"} <= {
         p.name for p in run.iterdir()}
@@ -293,8 +294,8 @@ model: {{variant: nerd_rain_tiny}}
     scores = tmp_path / "scores.json"
     assert main(["eval", "--data", str(pairs_dir), "--weights", str(weights), "--variant", "nerd_rain_tiny",
                  "--device", "cpu", "--limit", "2", "--json", str(scores)]) == 0
-    printed = capsys.readouterr().out
-    assert "000.png" in printed and "mean" in printed
+    printed, err = capsys.readouterr()
+    assert "000.png" in printed and "mean" in printed and "\r" not in err
     report = json.loads(scores.read_text())
     derainer = Derainer(load_model("nerd_rain_tiny", weights, "cpu"), EngineConfig(device="cpu"))
     rainy = read_rgb_native(pairs_dir / "input" / "000.png")

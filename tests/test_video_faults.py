@@ -15,7 +15,7 @@ from rainstream.pipeline import RunConfig
 
 
 def run_cli(capsys, *argv):
-    return run_rainstream(capsys, "run", *argv, "--model", "nerd_rain_tiny", "--no-progress")
+    return run_rainstream(capsys, "run", *argv, "--model", "nerd_rain_tiny", "--allow-untrained", "--no-progress")
 
 
 def audio_only(path) -> str:

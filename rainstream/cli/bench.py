@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch", nargs="+", type=int, default=[1], help="tiles per model call (default 1)")
     p.add_argument("--overlap", type=int, default=32, help="tile overlap used for frames/s (default 32)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's, fewer when the load average says the cores are busy)")
     p.add_argument("--iters", type=int, default=5, help="timed calls per case (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first (compile, allocator; default 2)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the markdown table to FILE")
@@ -57,12 +57,9 @@ def register(subparsers) -> None:
 def handle(args: argparse.Namespace) -> int:
     if args.iters < 1 or args.warmup < 0:
         raise RainstreamError("--iters must be >= 1 and --warmup >= 0")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise RainstreamError("--threads must be >= 1")
-        import torch
+    from rainstream.threads import set_threads
 
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     from rainstream.engine.config import resolve_device
 
     resolve_device(args.device)  # a missing GPU is one error line, before any model is built

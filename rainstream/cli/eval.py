@@ -54,6 +54,7 @@ def register(subparsers) -> None:
     p.add_argument("--skip-clean-check", action="store_true",
                    help="do not derain the clean images (halves the time; no rain-free column)")
     p.add_argument("--json", metavar="FILE", help="also write per-image and mean scores as JSON")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, fewer when the load average says the cores are busy)")
     p.set_defaults(func=handle)
 
 
@@ -81,8 +82,11 @@ def handle(args: argparse.Namespace) -> int:
     from rainstream.errors import RainstreamError
     from rainstream.training.evaluate import evaluate, evaluate_photos
 
+    from rainstream.threads import set_threads
+
     if args.crops < 1 or args.size < 16:
         raise RainstreamError("--crops must be >= 1 and --size >= 16")
+    set_threads(args.threads)
     engine = EngineConfig(tile=args.tile, overlap=args.overlap, precision=args.precision, device=args.device)
     check = not args.skip_clean_check
     if args.photos:

@@ -11,7 +11,8 @@ EXAMPLES = """examples:
   rainstream export --format exported-program --model drsformer_tiny -o tiny.pt2          # untrained, for tests
 
 The input is (batch, 3, tile, tile) float32 RGB in [0, 1], named "rainy"; the output "derained" has the
-same shape. Keep the default tile unless you know why: the model's output depends on the tile size.
+same shape, clamped to [0, 1] like the engine's output. Keep the default tile unless you know why: the
+model's output depends on the tile size.
 """
 
 

@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   rainstream run rainy.mp4 -o derained.mp4 --device cuda --precision fp16 --batch 4
   rainstream run rainy.mp4 -o derained.mp4 --resume      # continue an interrupted job
   rainstream run rainy.mp4 -o preview.mp4 -t 2           # only the first 2 seconds (or --frames N)
+  rainstream run rainy.mp4 -o derained.webm               # VP9; .gif, .avi work too
+  rainstream run rainy.mp4 -o frames/derained_%05d.png    # numbered stills
   rainstream run photo.jpg -o photo_derained.png
   rainstream run shots/ -o shots_derained/                # every image in a folder
   rainstream run in.mp4 -o out.mp4 --config my_run.yaml engine.tile=384 encode.crf=20
@@ -23,7 +25,7 @@ EXAMPLES = """examples:
 arguments (dotted keys, Python literals) override it, and flags override both:
   model:    {name: nerd_rain_s, weights: my.safetensors}
   engine:   {tile: 256, overlap: 32, max_tiles: 16, precision: fp32, backend: eager, device: auto}
-  encode:   {codec: libx264, crf: 18, preset: medium, pix_fmt: yuv420p, segment_frames: 300}
+  encode:   {codec: null, crf: 18, preset: medium, pix_fmt: null, segment_frames: 300}   # null: by OUTPUT
   pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false}
   live:     {transport: tcp, max_retries: 20, stall_timeout: 5.0, video_size: 1280x720}
 """
@@ -48,7 +50,10 @@ def register(subparsers) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--model", metavar="NAME", help="nerd_rain_s (default), nerd_rain, nerd_rain_tiny (tests)")
     m.add_argument("--variant", dest="model", help=argparse.SUPPRESS)  # the old name of --model
-    m.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors")
+    m.add_argument("--weights", metavar="FILE", help="official .pth or project .safetensors (default: the "
+                                                     "model's bundled weights; a model without any is refused)")
+    m.add_argument("--allow-untrained", action="store_true", default=None, dest="allow_untrained",
+                   help="derain with random weights when there are none (tests, speed benchmarks)")
     e = p.add_argument_group("engine")
     e.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     e.add_argument("--tile", type=int, help="tile size in pixels (default 256)")
@@ -57,11 +62,16 @@ def register(subparsers) -> None:
     e.add_argument("--backend", choices=["eager", "compile", "tensorrt"], help="default eager")
     e.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="default fp32")
     e.add_argument("--batch", type=int, help="frames per engine call (default 1)")
+    e.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, fewer when the load average says the cores are busy)")
     o = p.add_argument_group("output video")
-    o.add_argument("--codec", help="libx264 (default), libx265/hevc, h264_nvenc, hevc_nvenc")
+    o.add_argument("--codec", help="default by OUTPUT: libx264 (H.264 8-bit) for 8-bit input and libx265 "
+                                   "(HEVC Main 10) for 10-bit input in .mp4/.mkv/.mov, libvpx-vp9 for .webm, "
+                                   "mpeg4 for .avi, gif for .gif; also ffv1 (lossless, .mkv/.avi), "
+                                   "h264_nvenc, hevc_nvenc")
     o.add_argument("--crf", type=int, help="quality, lower is better (default 18)")
     o.add_argument("--preset", help="encoder preset (default medium; veryfast for live streams)")
-    o.add_argument("--pix-fmt", dest="pix_fmt", help="default yuv420p for 8-bit input, yuv420p10le for 10-bit")
+    o.add_argument("--pix-fmt", dest="pix_fmt", help="default yuv420p (yuv420p10le for 10-bit input and a "
+                                                     "10-bit codec; yuv444p at odd sizes for H.264/HEVC)")
     o.add_argument("--segment-frames", type=int, dest="segment_frames",
                    help="frames per resumable segment (default 300)")
     j = p.add_argument_group("job")
@@ -86,7 +96,7 @@ def register(subparsers) -> None:
 
 
 # flag destinations that are run settings (same names as the config keys)
-SETTINGS = ("model", "weights", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
+SETTINGS = ("model", "weights", "allow_untrained", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
             "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
             "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size")
 
@@ -111,5 +121,8 @@ def handle(args: argparse.Namespace) -> int:
     if len(inputs) > 1:
         raise RainstreamError(f"one input at a time, got {len(inputs)}: {', '.join(inputs[:3])}")
     config = RunConfig.load(args.config, overrides, **{name: getattr(args, name) for name in SETTINGS})
+    from rainstream.threads import set_threads
+
+    set_threads(args.threads)
     derain(inputs[0], args.output, config=config)  # Interrupted (exit 130) is reported by main
     return 0

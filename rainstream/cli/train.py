@@ -34,6 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=2e-4")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                    help="continue from the newest checkpoint in output_dir (or from CHECKPOINT)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, fewer when the load average says the cores are busy)")
     p.set_defaults(func=handle)
 
 
@@ -44,7 +45,10 @@ def _interrupt(signum, _frame) -> None:
 def handle(args: argparse.Namespace) -> int:
     from rainstream.training import load_config, train
 
+    from rainstream.threads import set_threads
+
     config = load_config(args.config, args.overrides)
+    set_threads(args.threads)
     single = int(os.environ.get("WORLD_SIZE", "1")) == 1
     saved = {}
     if single:

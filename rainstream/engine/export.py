@@ -9,7 +9,9 @@ NeRD-Rain it takes minutes, and onnxruntime applies its own graph optimisations 
 """
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -22,11 +24,24 @@ FORMATS = ("onnx", "exported-program")
 INPUT_NAME, OUTPUT_NAME = "rainy", "derained"
 
 
+class ClampedOutput(nn.Module):
+    """The network followed by the engine's clamp to [0, 1]: an exported graph gives what ``Derainer``
+    gives, while the network itself stays as published (unclamped, so training sees the overshoot)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).clamp(0.0, 1.0)
+
+
 def capture(model: nn.Module, tile: int = 256, batch: int = 1, strict: bool = False) -> torch.export.ExportedProgram:
-    """The model's forward for a (batch, 3, tile, tile) float32 input as one full graph, on the CPU."""
+    """The model's forward, clamped to [0, 1], for a (batch, 3, tile, tile) float32 input as one full
+    graph, on the CPU."""
     if tile < 16 or batch < 1:
         raise RainstreamError(f"`tile` must be >= 16 and `batch` >= 1 (got {tile}, {batch})")
-    model = model.to("cpu").eval()
+    model = ClampedOutput(model.to("cpu").eval()).eval()
     example = torch.rand(batch, 3, tile, tile)
     try:
         return torch.export.export(model, (example,), strict=strict)
@@ -74,6 +89,17 @@ def _write_onnx(program: torch.export.ExportedProgram, path: Path, opset: int | 
     except ImportError:
         raise RainstreamError("ONNX export needs onnx and onnxscript; install the extra: "
                               "pip install 'rainstream[onnx]'") from None
-    onnx_program = torch.onnx.export(program, dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                     opset_version=opset, external_data=False, optimize=False)
-    onnx_program.save(str(path), external_data=False)
+    # The exporter's own chatter (progress lines, torchvision registrations, deprecation warnings of
+    # its dependencies) is pages long and says nothing about this model; failures still raise.
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onnx_program = torch.onnx.export(program, dynamo=True, input_names=[INPUT_NAME],
+                                             output_names=[OUTPUT_NAME], opset_version=opset, external_data=False,
+                                             optimize=False, verbose=False)
+            onnx_program.save(str(path), external_data=False)
+    finally:
+        quiet.setLevel(level)

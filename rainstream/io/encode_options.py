@@ -7,25 +7,28 @@ import av
 
 from rainstream.errors import RainstreamError
 
-CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc")
+CODECS = ("libx264", "libx265", "libvpx-vp9", "mpeg4", "ffv1", "gif", "h264_nvenc", "hevc_nvenc")
 _ALIASES = {"h264": "libx264", "x264": "libx264", "hevc": "libx265", "h265": "libx265",
-            "x265": "libx265", "nvenc": "h264_nvenc"}
+            "x265": "libx265", "nvenc": "h264_nvenc", "vp9": "libvpx-vp9"}
+DEFAULT_CODEC = "libx264"
 
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    codec: str = "libx264"
+    codec: str | None = None  # None: chosen from the output's container and the input's bit depth
     crf: int = 18  # visually lossless for x264/x265; maps to -cq for NVENC
     preset: str | None = None  # None: medium for files, veryfast for live streams (latency)
-    pix_fmt: str | None = None  # None: yuv420p for 8-bit input, yuv420p10le for 10-bit
+    pix_fmt: str | None = None  # None: chosen with the codec (see rainstream.io.output_plan)
     segment_frames: int = 300  # resume granularity: frames per on-disk segment
 
-    def resolved_codec(self) -> str:
-        name = _ALIASES.get(self.codec, self.codec)
+    def resolved_codec(self, default: str = DEFAULT_CODEC) -> str:
+        """The FFmpeg encoder name (aliases resolved), ``default`` when none is set; it must exist."""
+        given = self.codec or default
+        name = _ALIASES.get(given, given)
         try:
             av.codec.Codec(name, "w")
         except Exception:
-            raise RainstreamError(f"video encoder {self.codec!r} is not available in this FFmpeg "
+            raise RainstreamError(f"video encoder {given!r} is not available in this FFmpeg "
                                   f"build (`codec` choices: {', '.join(CODECS)})") from None
         return name
 
@@ -47,6 +50,10 @@ class EncodeOptions:
         if codec.endswith("_nvenc"):
             preset = preset if preset.startswith("p") else "p5"
             return {"rc": "vbr", "cq": str(self.crf), "preset": preset}
+        if codec == "libvpx-vp9":  # constant quality: crf with no bitrate cap; row threads for speed
+            return {"crf": str(self.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        if codec == "mpeg4":  # quantiser bound instead of FFmpeg's 200 kb/s default bitrate
+            return {"qmin": "1", "qmax": str(max(2, min(31, self.crf // 4)))}
         return {}
 
     def validate(self) -> None:

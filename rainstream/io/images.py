@@ -1,18 +1,26 @@
-"""Still images in and out (PNG/JPEG/TIFF/...), 8- or 16-bit, written atomically; as a source and a sink."""
+"""Still images in and out (PNG/JPEG/TIFF/...), 8- or 16-bit, written atomically; as a source and a sink.
+
+The model sees upright RGB; alpha, a single grey channel, the ICC profile and EXIF travel beside it
+(``ImageExtras``) and are written back, so a derained photo differs from its input only in the picture."""
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import cv2
 import numpy as np
+from loguru import logger
 
 from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
+from rainstream.io.image_metadata import apply_orientation, exif_orientation, upright_exif
 from rainstream.io.sink import Sink
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+_ALPHA_EXTENSIONS = (".png", ".tif", ".tiff", ".webp")
+_METADATA_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")  # OpenCV writes EXIF and ICC into these
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
@@ -30,40 +38,98 @@ def to_float(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / np.float32(65535.0 if image.dtype == np.uint16 else 255.0)
 
 
+@dataclass(frozen=True)
+class ImageExtras:
+    """What a still carries besides the RGB the model sees, to be written back with the result.
+
+    ``alpha``: the alpha plane, passed through untouched; ``grey``: the file had one channel (it is
+    derained as three equal ones and written back as one); ``icc``: the colour profile; ``exif``:
+    the EXIF block with orientation 1 (the pixels were turned upright on read)."""
+
+    alpha: np.ndarray | None = None
+    grey: bool = False
+    icc: bytes | None = None
+    exif: bytes | None = None
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """H x W x 3 RGB, uint8 or uint16 (16-bit PNG/TIFF keep their precision); grey/alpha dropped to RGB."""
+    """H x W x 3 RGB, uint8 or uint16 (16-bit PNG/TIFF keep their precision), upright (EXIF
+    orientation applied); grey is replicated to RGB and alpha left out (``read_image_with_extras``)."""
+    return read_image_with_extras(path)[0]
+
+
+def read_image_with_extras(path: str | os.PathLike) -> tuple[np.ndarray, ImageExtras]:
+    """The upright RGB picture and what ``write_image`` needs to give the file back its alpha,
+    channel count, colour profile and EXIF."""
     if not os.path.isfile(path):
         raise RainstreamError(f"input not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)  # imdecode: works with any path encoding
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
+    image, blocks = None, {}
+    if data.size:
+        image, types, values = cv2.imdecodeWithMetadata(data, cv2.IMREAD_UNCHANGED)
+        blocks = {int(t): np.asarray(v, np.uint8).tobytes() for t, v in zip(types, values)}
+    if image is None or image.size == 0:
         raise RainstreamError(f"cannot read {path} as an image")
     if image.dtype not in (np.uint8, np.uint16):
         raise RainstreamError(f"{path}: unsupported sample type {image.dtype}")
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    exif = blocks.get(cv2.IMAGE_METADATA_EXIF)
+    image = apply_orientation(image, exif_orientation(exif))
+    alpha = None
+    grey = image.ndim == 2 or image.shape[2] == 1
+    if grey:
+        image = cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
     elif image.shape[2] == 4:
+        alpha = np.ascontiguousarray(image[..., 3])
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     else:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(image)
+    extras = ImageExtras(alpha=alpha, grey=grey, icc=blocks.get(cv2.IMAGE_METADATA_ICCP),
+                         exif=upright_exif(exif) if exif else None)
+    return np.ascontiguousarray(image), extras
 
 
-def write_image(path: str, image: np.ndarray) -> None:
-    """Encode by the path's extension to a temp name, then rename: never a half-written image."""
+def _to_8_bit(image: np.ndarray) -> np.ndarray:
+    return (image // 257).astype(np.uint8) if image.dtype == np.uint16 else image
+
+
+def write_image(path: str, image: np.ndarray, extras: ImageExtras | None = None) -> None:
+    """Encode by the path's extension to a temp name, then rename: never a half-written image.
+    ``extras`` (from ``read_image_with_extras``) puts back alpha, one channel, ICC profile and EXIF
+    where the format holds them (alpha: PNG, TIFF, WebP; ICC and EXIF: JPEG, PNG, WebP)."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in IMAGE_EXTENSIONS:
         raise RainstreamError(f"unknown image extension {ext!r} for {path} "
                               f"(use one of {', '.join(IMAGE_EXTENSIONS)})")
-    if image.dtype == np.uint16 and ext in (".jpg", ".jpeg", ".bmp", ".webp"):
-        image = (image // 257).astype(np.uint8)  # these formats are 8-bit only
-    ok, buf = cv2.imencode(ext, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    extras = extras or ImageExtras()
+    eight_bit_only = ext in (".jpg", ".jpeg", ".bmp", ".webp")
+    if eight_bit_only:
+        image = _to_8_bit(image)  # these formats are 8-bit only
+    if extras.grey:
+        pixels = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    elif extras.alpha is not None and ext in _ALPHA_EXTENSIONS:
+        alpha = _to_8_bit(extras.alpha) if eight_bit_only else extras.alpha
+        if alpha.dtype != image.dtype:  # an 8-bit alpha next to 16-bit colour, or the reverse
+            alpha = alpha.astype(np.uint16) * 257 if image.dtype == np.uint16 else _to_8_bit(alpha)
+        pixels = np.dstack([cv2.cvtColor(image, cv2.COLOR_RGB2BGR), alpha])
+    else:
+        if extras.alpha is not None:
+            logger.warning(f"{ext} holds no alpha: {path} is written without its transparency")
+        pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    blocks = {}
+    if ext in _METADATA_EXTENSIONS:
+        blocks = {t: v for t, v in ((cv2.IMAGE_METADATA_EXIF, extras.exif), (cv2.IMAGE_METADATA_ICCP, extras.icc))
+                  if v}
+    if blocks:
+        ok, buf = cv2.imencodeWithMetadata(ext, pixels, list(blocks),
+                                           [np.frombuffer(v, np.uint8) for v in blocks.values()])
+    else:
+        ok, buf = cv2.imencode(ext, pixels)
     if not ok:
         raise RainstreamError(f"cannot encode {path}")
     folder, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(folder, f".{name}.rainstream-tmp{ext}")
     try:
-        buf.tofile(tmp)
+        np.asarray(buf, np.uint8).tofile(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         if os.path.exists(tmp):
@@ -72,7 +138,8 @@ def write_image(path: str, image: np.ndarray) -> None:
 
 
 class ImageSource:
-    """Still images as frames, in order; ``meta["path"]`` names each file. Read lazily, one at a time."""
+    """Still images as frames, in order; ``meta["path"]`` names each file, ``meta["extras"]`` holds
+    its ``ImageExtras``. Read lazily, one at a time."""
 
     info = None  # no stream description: every image stands alone
 
@@ -81,7 +148,8 @@ class ImageSource:
 
     def __iter__(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
-            yield Frame(image=read_image(path), index=index, captured_at=time.monotonic(), meta={"path": path})
+            image, extras = read_image_with_extras(path)
+            yield Frame(image=image, index=index, captured_at=time.monotonic(), meta={"path": path, "extras": extras})
 
     def close(self) -> None:
         pass
@@ -94,12 +162,12 @@ class ImageSource:
 
 
 class ImageSink(Sink):
-    """Writes each frame to ``output_for(frame)`` (atomically, by extension)."""
+    """Writes each frame to ``output_for(frame)`` (atomically, by extension, with its extras)."""
 
     def __init__(self, output_for: Callable[[Frame], str]):
         self.output_for = output_for
         self.frames_written = 0
 
     def write(self, frame: Frame) -> None:
-        write_image(self.output_for(frame), frame.image)
+        write_image(self.output_for(frame), frame.image, frame.meta.get("extras"))
         self.frames_written += 1

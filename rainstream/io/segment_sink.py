@@ -10,6 +10,7 @@ import os
 from fractions import Fraction
 
 import av
+from av.video.reformatter import ColorRange
 from loguru import logger
 
 from rainstream.errors import RainstreamError
@@ -23,26 +24,30 @@ from rainstream.io.video_info import VideoInfo
 # MP4 keeps the stream's own time base. Its edit lists round a non-zero start to 1 ms, so each
 # segment stores pts relative to its first frame and the journal keeps that first pts exactly.
 SEGMENT_EXT = ".mp4"
+AVCOL_SPC_RGB = 0  # planes are R, G, B: no YUV matrix
 
 
 class SegmentSink(Sink):
     """``write(frame)`` in presentation order, ``close()`` to flush the open segment."""
 
-    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal):
+    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal, plan=None):
+        """``plan``: the ``OutputPlan`` that names the encoder and pixel format (else the options')."""
         self.work_dir = work_dir
         self.info = info
         self.options = options
         self.journal = journal
-        self.codec = options.resolved_codec()
-        self.pix_fmt = options.resolved_pix_fmt(info.high_bit_depth)
+        self.codec = plan.codec if plan is not None else options.resolved_codec()
+        self.pix_fmt = plan.pix_fmt if plan is not None else options.resolved_pix_fmt(info.high_bit_depth)
+        self._rgb = self.pix_fmt.startswith(("rgb", "bgr", "gbr"))
         self._matrix = matrix_for(info.colorspace, info.height)
         # 'yuvj' inputs are full range; the output keeps that range on a modern pix_fmt.
-        self._range = range_for(info.color_range, info.pix_fmt)
+        self._range = ColorRange.JPEG if self._rgb else range_for(info.color_range, info.pix_fmt)
         self.frames_written = journal.frames_done
         self._container = None
         self._stream = None
         self._seg: Segment | None = None
         self._tmp_path = ""
+        self._dts_shift: int | None = None
 
     # -- segments ----------------------------------------------------------------------------
     def _open_segment(self, frame: Frame) -> None:
@@ -61,13 +66,31 @@ class SegmentSink(Sink):
         cc = st.codec_context
         cc.time_base = frame.time_base
         cc.color_range = int(self._range)
-        cc.colorspace = info.colorspace
+        cc.colorspace = AVCOL_SPC_RGB if self._rgb else info.colorspace
         cc.color_primaries = info.color_primaries
         cc.color_trc = info.color_trc
         cc.thread_count = 0
         if info.display_matrix:
             st.set_display_matrix(list(info.display_matrix))
         self._container, self._stream = c, st
+        self._dts_shift = None
+
+    def _mux(self, container, packets) -> None:
+        """Mux, mending one encoder fault: libx265 gives a segment of one or two frames decode times
+        off by a garbage constant (read before it is set), which MP4 refuses ("patches welcome").
+        Such dts are moved back onto the first pts; the remux rebuilds every dts anyway."""
+        for packet in packets:
+            if packet.dts is not None and packet.pts is not None:
+                if self._dts_shift is None:
+                    wild = packet.dts > packet.pts or packet.pts - packet.dts > self._max_reorder_ticks(packet)
+                    self._dts_shift = packet.pts - packet.dts if wild else 0
+                packet.dts += self._dts_shift
+            container.mux(packet)
+
+    def _max_reorder_ticks(self, packet) -> int:
+        """64 frames (a generous B-frame delay) in the packet's time base."""
+        rate = self.info.rate or Fraction(1, 60)  # unknown rate: allow a minute
+        return int(64 / (Fraction(rate) * packet.time_base)) if packet.time_base else 2**31
 
     def _close_segment(self) -> None:
         if self._container is None:
@@ -75,8 +98,7 @@ class SegmentSink(Sink):
         c, st, seg = self._container, self._stream, self._seg
         self._container = self._stream = None
         try:
-            for packet in st.encode(None):
-                c.mux(packet)
+            self._mux(c, st.encode(None))
         finally:
             c.close()
         final = os.path.join(self.work_dir, seg.file)
@@ -96,8 +118,7 @@ class SegmentSink(Sink):
         vf = rgb_to_frame(frame.image, self.pix_fmt, self._matrix, self._range)
         vf.pts = frame.pts - self._seg.first_pts
         vf.time_base = frame.time_base or Fraction(1, 25)
-        for packet in self._stream.encode(vf):
-            self._container.mux(packet)
+        self._mux(self._container, self._stream.encode(vf))
         self._seg.frames += 1
         self._seg.last_pts = frame.pts
         self.frames_written += 1

@@ -33,6 +33,11 @@ def verify_checksum(path: Path, expected: str) -> None:
                               f"the expected {expected[:12]}...; reinstall rainstream (or git checkout the file) or give other `weights`")
 
 
+def has_default_weights(variant: str | None) -> bool:
+    """Whether weights for ``variant`` ship with the package (nothing is read or checked)."""
+    return variant in DEFAULT_WEIGHTS
+
+
 def default_weights(variant: str | None) -> Path | None:
     """Path of the bundled weights for ``variant`` after checking their sha256, or None."""
     if variant not in DEFAULT_WEIGHTS:

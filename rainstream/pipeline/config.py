@@ -30,11 +30,13 @@ class ModelSettings:
     """Which network and weights. ``name``: a registered model (``rainstream.list_models()``);
     ``weights``: an official checkpoint or one of ours (None: the model's bundled default weights);
     ``architecture``: the network's numbers instead of a name (``rainstream/configs/nerd_rain*.yaml``).
-    ``variant`` is the old spelling of ``name`` and still read."""
+    ``allow_untrained``: derain with random weights when there are none (tests, speed benchmarks);
+    otherwise such a run is refused. ``variant`` is the old spelling of ``name`` and still read."""
 
     name: str | None = None
     weights: str | None = None
     architecture: dict | None = None
+    allow_untrained: bool = False
     variant: str | None = None
 
     def __post_init__(self) -> None:
@@ -49,7 +51,8 @@ class PipelineSettings:
     """How the job runs. ``queue_frames`` None: 8 for files, 2 for live (latency). ``live`` None:
     automatic (on for stream URLs and webcams; True plays a file as a camera). ``frames`` /
     ``duration`` end the input early: the first N frames / seconds of a file, or N frames / seconds
-    of wall-clock time of a live run."""
+    of wall-clock time of a live run. ``report_every``: seconds between progress lines when stderr is
+    not a terminal (a log file, a pipe), and between a live run's latency lines."""
 
     batch: int = 1
     queue_frames: int | None = None

@@ -36,7 +36,7 @@ class Job:
         p = self.config.pipeline
         return Runner(derainer, batch=p.batch, queue_frames=max(p.queue_for(live), p.batch), live=live,
                       limit=limit, progress=p.progress if progress is None else progress,
-                      report_every=report_every)
+                      report_every=report_every, progress_every=p.report_every)
 
     def close(self) -> None:
         """Release what validation kept open (nothing, for most jobs)."""

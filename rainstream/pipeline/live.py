@@ -15,6 +15,7 @@ from rainstream.errors import RainstreamError
 from rainstream.io.live_connection import resolve_target
 from rainstream.io.live_sink import LiveSink, check_live_output
 from rainstream.io.live_source import LiveSource
+from rainstream.log import counted
 from rainstream.pipeline.config import RunConfig
 from rainstream.pipeline.job import Interrupted, Job
 from rainstream.pipeline.runner import FrameLimit, RunSummary
@@ -47,5 +48,5 @@ class LiveJob(Job):
                                       frames=written, new_frames=written, reconnects=source.reconnects)
         logger.info(summary.line())
         if summary.interrupted:
-            raise Interrupted(f"interrupted: {summary.output} was closed after {written} frames")
+            raise Interrupted(f"interrupted: {summary.output} was closed after {counted(written, 'frame')}")
         return summary

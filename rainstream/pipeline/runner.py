@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 from loguru import logger
 
 from rainstream.frames import Frame
+from rainstream.log import counted
 from rainstream.pipeline.queues import END, BlockingQueue, DropOldestQueue, Failure
 from rainstream.pipeline.stats import LatencyStats, LatencySummary
 from rainstream.progress import progress_bar
@@ -59,7 +60,7 @@ class RunSummary:
         return self.engine_seconds / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
-        text = (f"{self.new_frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps), "
+        text = (f"{counted(self.new_frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.2f} fps), "
                 f"engine busy {self.engine_busy:.0%}")
         if self.latency is not None:
             text += f", {self.reconnects} reconnect(s); {self.latency.line()}"
@@ -179,12 +180,12 @@ class Runner:
     ``engine``: a ``Derainer`` (or anything with ``submit``/``derain_images``); ``submit`` overrides
     how a batch of images is handed to it. ``queue_frames`` bounds each queue; ``limit`` ends the
     input early; ``progress`` reports frames done (``run`` only: a bar on a terminal, a line every
-    few seconds elsewhere); ``report_every`` logs live latency.
+    ``progress_every`` seconds elsewhere); ``report_every`` logs live latency.
     """
 
     def __init__(self, engine: Any, *, batch: int = 1, queue_frames: int = 8, live: bool = False,
                  limit: FrameLimit | None = None, progress: bool = False, report_every: float | None = None,
-                 submit: Callable[[list], Any] | None = None):
+                 submit: Callable[[list], Any] | None = None, progress_every: float = 10.0):
         self.submit = submit or engine_submit(engine)
         self.batch = batch
         self.queue_frames = max(queue_frames, 1)
@@ -192,6 +193,7 @@ class Runner:
         self.limit = limit
         self.progress = progress
         self.report_every = report_every
+        self.progress_every = progress_every
         self.stats = LatencyStats()
         self.engine_seconds = 0.0
         self.limited = False  # the source was cut short by ``limit``
@@ -306,7 +308,7 @@ class Runner:
         frames; the job fills in its output's name and totals."""
         stop = self.stop
         out = BlockingQueue(self.queue_frames, lambda: stop.failed.is_set())
-        bar = progress_bar(total, "derain", "frame", initial=initial, enabled=self.progress)
+        bar = progress_bar(total, "derain", "frame", initial=initial, enabled=self.progress, every=self.progress_every)
         written = [0]
 
         def write() -> None:

@@ -18,8 +18,12 @@ from loguru import logger
 from rainstream.errors import RainstreamError
 from rainstream.io.assemble import assemble, temp_path_for
 from rainstream.io.file_source import FileSource
+from rainstream.io.gif_sink import GifSink
+from rainstream.io.images import ImageSink, is_image_path
 from rainstream.io.journal import Journal, input_signature
+from rainstream.io.output_plan import GIF, IMAGES, is_sequence_pattern, plan_output, try_output
 from rainstream.io.segment_sink import SegmentSink
+from rainstream.log import counted
 from rainstream.pipeline.config import RunConfig, resume_identity
 from rainstream.pipeline.job import Interrupted, Job
 from rainstream.pipeline.runner import FrameLimit, RunSummary
@@ -32,7 +36,8 @@ def work_dir_for(output: str) -> str:
 
 
 def check_video_output(input_path: str | None, output: str) -> None:
-    """Fail before any work when ``output`` cannot be written or FFmpeg has no container for it."""
+    """Fail before any work when ``output`` cannot be written or FFmpeg has no container for it
+    (whether the encoder fits the container is ``try_output``'s trial, once the input is known)."""
     out_abs = os.path.abspath(output)
     if input_path and os.path.exists(input_path) and os.path.abspath(input_path) == out_abs:
         raise RainstreamError("output must not overwrite the input")
@@ -40,7 +45,10 @@ def check_video_output(input_path: str | None, output: str) -> None:
     if not os.path.isdir(folder):
         raise RainstreamError(f"output folder does not exist: {folder}")
     if os.path.isdir(out_abs):
-        raise RainstreamError(f"output is a folder, expected a video file name: {output}")
+        raise RainstreamError(f"output is a folder, expected a video file name or numbered images "
+                              f"such as {os.path.join(output, 'frame_%05d.png')}: {output}")
+    if is_sequence_pattern(output) or is_image_path(output):
+        return  # numbered stills: the trial writes one
     probe = temp_path_for(output)
     try:
         with open(probe, "wb"):
@@ -108,25 +116,67 @@ class VideoJob(Job):
                 self.info = probe.info
         else:
             self.info = self.input.info
+        self.plan = plan_output(self.output, self.info, config.encode)
+        try_output(self.plan, self.info, config.encode)  # one black frame: refused combinations fail now
+        logger.debug(f"output {self.output}: {self.plan.describe()}")
+        if self.plan.note:
+            logger.info(self.plan.note)
 
-    def run(self, derainer) -> RunSummary:
-        config, p = self.config, self.config.pipeline
-        work_dir = work_dir_for(self.output)
-        journal = prepare_journal(work_dir, self.input_path, resume_identity(config), p.resume)
-        done_before = journal.frames_done
+    def _source_and_limit(self, done_before: int, last_pts):
+        p = self.config.pipeline
         if self.input_path is not None:
-            source = FileSource(self.input_path, start_after_pts=journal.last_pts, first_index=done_before)
+            source = FileSource(self.input_path, start_after_pts=last_pts, first_index=done_before)
         else:
             source = self.input
         limit = None
         if p.frames is not None or p.duration is not None:
             limit = FrameLimit(frames=p.frames, seconds=p.duration, start_time=self.info.start_time)
-        runner = self.runner(derainer, limit=limit)
         total = self.info.frame_count
         if total is not None and p.frames is not None:
             total = min(total, p.frames)
+        return source, limit, total
+
+    def run(self, derainer) -> RunSummary:
+        if self.plan.kind in (GIF, IMAGES):
+            return self._run_one_pass(derainer)
+        work_dir = work_dir_for(self.output)
+        try:
+            return self._run_segments(derainer, work_dir)
+        except Interrupted:
+            raise  # the work folder is what `resume` continues
+        except RainstreamError:
+            shutil.rmtree(work_dir, ignore_errors=True)  # refused: nothing a resume could use
+            raise
+
+    def _run_one_pass(self, derainer) -> RunSummary:
+        """GIF or numbered stills: written as frames come, no segments, so no resume."""
+        if self.config.pipeline.resume:
+            logger.info(f"{self.plan.describe()} cannot be resumed; starting from the beginning")
+        source, limit, total = self._source_and_limit(0, None)
+        runner = self.runner(derainer, limit=limit)
+        if self.plan.kind == GIF:
+            sink = GifSink(self.output, self.info)
+        else:
+            sink = ImageSink(lambda frame: self.plan.path % (frame.index + 1))
         with source:
-            with SegmentSink(work_dir, source.info, config.encode, journal) as sink:
+            with sink:
+                summary = runner.run(source, sink, total=total)
+                if not summary.interrupted:
+                    self._check_missing(source, None, runner.limited)  # before the GIF is renamed into place
+        summary = dataclasses.replace(summary, output=self.output)
+        if summary.interrupted:
+            raise Interrupted(f"interrupted: {self.output} holds the first {counted(summary.frames, 'frame')}")
+        logger.info(summary.line())
+        return summary
+
+    def _run_segments(self, derainer, work_dir: str) -> RunSummary:
+        config, p = self.config, self.config.pipeline
+        journal = prepare_journal(work_dir, self.input_path, resume_identity(config), p.resume)
+        done_before = journal.frames_done
+        source, limit, total = self._source_and_limit(done_before, journal.last_pts)
+        runner = self.runner(derainer, limit=limit)
+        with source:
+            with SegmentSink(work_dir, source.info, config.encode, journal, plan=self.plan) as sink:
                 summary = runner.run(source, sink, total=total, initial=done_before)
         summary = dataclasses.replace(summary, output=self.output, frames=journal.frames_done)
         segments = [(os.path.join(work_dir, s.file), s.offset_seconds) for s in journal.segments]
@@ -138,20 +188,20 @@ class VideoJob(Job):
                 raise Interrupted("interrupted before any frame was finished; no output written")
             assemble(segments, self.output, self.input_path, audio_end_time=end)
             logger.info(summary.line())
-            raise Interrupted(f"interrupted: {self.output} is playable and holds the first {journal.frames_done} "
-                              "frames; run the same command with `resume` to finish it")
+            raise Interrupted(f"interrupted: {self.output} is playable and holds the first "
+                              f"{counted(journal.frames_done, 'frame')}; run the same command with `resume` to finish it")
         self._check_missing(source, journal, cut_short)
         assemble(segments, self.output, self.input_path, audio_end_time=end)
         shutil.rmtree(work_dir, ignore_errors=True)
         logger.info(summary.line())
         return summary
 
-    def _check_missing(self, source, journal: Journal, cut_short: bool) -> None:
+    def _check_missing(self, source, journal: Journal | None, cut_short: bool) -> None:
         report = getattr(source, "report", None)
         if report is None or not report.missing:
             return
         missing = report.missing_pts
-        if cut_short and journal.last_pts is not None:  # packets read ahead of the last frame kept
+        if cut_short and journal is not None and journal.last_pts is not None:  # read ahead of the last frame
             missing = [p for p in missing if p <= journal.last_pts]
         if not missing:
             return

@@ -24,10 +24,10 @@ from loguru import logger
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from rainstream.errors import RainstreamError
 from rainstream.model.registry import architecture_of
+from rainstream.progress import progress_bar
 from rainstream.training import checkpoint as ckpt
 from rainstream.training.config import DataConfig, TrainConfig, save_config
 from rainstream.training.data import (CropSettings, PairedImageDataset, ResumableDistributedSampler,
@@ -288,8 +288,7 @@ class Trainer:
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.yaml")
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
-                   disable=not self.dist.is_main)
+        bar = progress_bar(cfg.steps, "train", "step", initial=self.step, enabled=self.dist.is_main)
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
         try:
