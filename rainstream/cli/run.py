@@ -13,7 +13,11 @@ EXAMPLES = """examples:
   rainstream run rainy.mp4 -o derained.mp4 --resume      # continue an interrupted job
   rainstream run rainy.mp4 -o preview.mp4 -t 2           # only the first 2 seconds (or --frames N)
   rainstream run photo.jpg -o photo_derained.png
-  rainstream run shots/ -o shots_derained/                # every image in a folder
+  rainstream run shots/ -o shots_derained/ --recursive    # every image in a folder and its sub-folders
+  rainstream run a.mp4 b.mov clips/ 'cam*/*.mkv' -o derained/ --report summary.json   # many files
+  rainstream run list.txt -o derained/ --format mkv       # one input per line of a text file
+  rainstream run archive/ -o derained/ --ray --workers 2  # spread over local Ray workers
+  rainstream run archive/ -o derained/ --ray 10.0.0.1:6379 --gpus-per-worker 0.5   # a Ray cluster
   rainstream run in.mp4 -o out.mp4 --config my_run.yaml engine.tile=384 encode.crf=20
   rainstream run rtsp://user:pass@10.0.0.5/stream -o cam.mkv    # live: record, reconnect, bounded latency
   rainstream run --source webcam:0 -o webcam.mkv --duration 60
@@ -39,7 +43,8 @@ def register(subparsers) -> None:
                     "gives a recording or a re-published stream.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("args", metavar="INPUT [KEY=VALUE ...]", nargs="*",
-                   help="video file, image, folder of images, stream URL (rtsp://, http(s)://) or webcam:N; "
+                   help="video file, image, folder, stream URL (rtsp://, http(s)://) or webcam:N; several "
+                        "inputs, a glob or a .txt file with one input per line make OUTPUT a folder; "
                         "then config overrides such as engine.tile=384")
     p.add_argument("--source", metavar="SPEC", help="same as INPUT, e.g. --source webcam:0")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
@@ -75,6 +80,21 @@ def register(subparsers) -> None:
     j.add_argument("-t", "--duration", type=float, metavar="SECONDS",
                    help="stop after this many seconds: of a file's timeline, or of a live recording")
     j.add_argument("--no-progress", action="store_false", default=None, dest="progress", help="no progress bar")
+    j.add_argument("--recursive", action="store_true", default=None,
+                   help="walk the sub-folders of a folder input; outputs mirror them")
+    b = p.add_argument_group("many files (several inputs, a folder of videos, a glob, a .txt list)")
+    b.add_argument("--format", metavar="EXT", help="extension of every output, e.g. mkv (default: the input's)")
+    b.add_argument("--report", metavar="JSON", help="write the summary (file, frames, fps, status) as JSON")
+    b.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="spread the files over Ray workers: alone, a local Ray on this machine; with "
+                        "ADDRESS, an existing cluster (inputs and OUTPUT on a filesystem every node shares)")
+    b.add_argument("--workers", type=int, help="Ray workers, each loading the model once "
+                                                "(default: one per GPU, else one per CPU)")
+    b.add_argument("--gpus-per-worker", type=float, dest="gpus_per_worker",
+                   help="GPU share of a worker, fractions allowed (0.5: two per GPU); 0: CPU workers")
+    b.add_argument("--part-frames", type=int, dest="part_frames",
+                   help="with --ray, videos longer than this are cut at keyframes into parts of about "
+                        "this many frames for different workers (default 1800)")
     g = p.add_argument_group("live streams (rtsp://, http(s)://, webcam:N, --live)")
     g.add_argument("--transport", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
     g.add_argument("--max-retries", type=int, dest="max_retries",
@@ -88,7 +108,8 @@ def register(subparsers) -> None:
 # flag destinations that are run settings (same names as the config keys)
 SETTINGS = ("model", "weights", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
             "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
-            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size")
+            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size",
+            "recursive", "format", "report", "ray", "workers", "gpus_per_worker", "part_frames")
 
 
 def split_arguments(values: list[str]) -> tuple[list[str], list[str]]:
@@ -108,8 +129,7 @@ def handle(args: argparse.Namespace) -> int:
         inputs.insert(0, args.source)
     if not inputs:
         raise RainstreamError("no input: give INPUT or --source")
-    if len(inputs) > 1:
-        raise RainstreamError(f"one input at a time, got {len(inputs)}: {', '.join(inputs[:3])}")
     config = RunConfig.load(args.config, overrides, **{name: getattr(args, name) for name in SETTINGS})
-    derain(inputs[0], args.output, config=config)  # Interrupted (exit 130) is reported by main
+    # several inputs are one job (a folder out); Interrupted (exit 130) is reported by main
+    derain(inputs if len(inputs) > 1 else inputs[0], args.output, config=config)
     return 0
