@@ -179,13 +179,15 @@ class Runner:
     ``engine``: a ``Derainer`` (or anything with ``submit``/``derain_images``); ``submit`` overrides
     how a batch of images is handed to it. ``queue_frames`` bounds each queue; ``limit`` ends the
     input early; ``progress`` reports frames done (``run`` only: a bar on a terminal, a line every
-    few seconds elsewhere); ``report_every`` logs live latency.
+    few seconds elsewhere; ``bar``: an existing bar to count on instead, e.g. one over many files);
+    ``report_every`` logs live latency.
     """
 
     def __init__(self, engine: Any, *, batch: int = 1, queue_frames: int = 8, live: bool = False,
                  limit: FrameLimit | None = None, progress: bool = False, report_every: float | None = None,
-                 submit: Callable[[list], Any] | None = None):
+                 submit: Callable[[list], Any] | None = None, bar: Any = None):
         self.submit = submit or engine_submit(engine)
+        self.bar = bar
         self.batch = batch
         self.queue_frames = max(queue_frames, 1)
         self.live = live
@@ -306,7 +308,8 @@ class Runner:
         frames; the job fills in its output's name and totals."""
         stop = self.stop
         out = BlockingQueue(self.queue_frames, lambda: stop.failed.is_set())
-        bar = progress_bar(total, "derain", "frame", initial=initial, enabled=self.progress)
+        bar = self.bar if self.bar is not None else progress_bar(total, "derain", "frame", initial=initial,
+                                                                 enabled=self.progress)
         written = [0]
 
         def write() -> None:
@@ -345,7 +348,8 @@ class Runner:
             finally:
                 out.put(END)
                 writer.join()
-                bar.close()
+                if bar is not self.bar:
+                    bar.close()
         if stop.error is not None:
             raise stop.error
         latency = self.stats.summary() if self.live else None
