@@ -70,7 +70,8 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class FrameLimit:
-    """Where to stop reading: after ``frames`` frames and/or ``seconds`` of input.
+    """Where to stop reading: after ``frames`` frames and/or ``seconds`` of input, or at the first
+    frame at or after ``before_pts`` (a file's part ends where the next part starts).
 
     Files count ``seconds`` on their own timeline from ``start_time`` (the first frame's time) and
     ``frames`` by frame index, so a resumed job stops where the first run would have; live sources
@@ -81,9 +82,12 @@ class FrameLimit:
     seconds: float | None = None
     start_time: float | None = None
     wall_clock: bool = False
+    before_pts: int | None = None
 
     def reached(self, frame: Frame, read: int, started: float) -> bool:
         """Is ``frame`` (the ``read``-th of this run) past the limit?"""
+        if self.before_pts is not None and frame.pts is not None and frame.pts >= self.before_pts:
+            return True
         if self.frames is not None and (read if self.wall_clock else frame.index) >= self.frames:
             return True
         if self.seconds is None:
