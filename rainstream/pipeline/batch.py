@@ -57,13 +57,14 @@ class FileResult:
     input: str
     output: str
     status: str = "not started"
-    frames: int = 0
+    frames: int = 0  # frames in the output
+    new_frames: int = 0  # derained by this run (fewer after a resume)
     seconds: float = 0.0
     error: str | None = None
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        return self.new_frames / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -85,15 +86,19 @@ class BatchSummary:
         return [f for f in self.files if f.status == "failed"]
 
     @property
+    def new_frames(self) -> int:
+        return sum(f.new_frames for f in self.files)
+
+    @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        return self.new_frames / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
         counts: dict[str, int] = {}
         for f in self.files:
             counts[f.status] = counts.get(f.status, 0) + 1
         states = ", ".join(f"{n} {s}" for s, n in counts.items())
-        return (f"{len(self.files)} file(s): {states}; {self.frames} frames in {self.seconds:.1f} s "
+        return (f"{len(self.files)} file(s): {states}; {self.new_frames} frames in {self.seconds:.1f} s "
                 f"({self.fps:.2f} fps, {self.workers} worker(s)) -> {self.output}")
 
     def table(self) -> str:
@@ -106,7 +111,7 @@ class BatchSummary:
 
     def to_dict(self) -> dict:
         return {"output": self.output, "seconds": round(self.seconds, 3), "workers": self.workers,
-                "frames": self.frames, "interrupted": self.interrupted,
+                "frames": self.frames, "new_frames": self.new_frames, "interrupted": self.interrupted,
                 "files": [{**dataclasses.asdict(f), "fps": round(f.fps, 3)} for f in self.files]}
 
 
@@ -249,7 +254,7 @@ class BatchJob(Job):
                     done = job.run(derainer)
                     if getattr(done, "interrupted", False):  # a job that stops without raising
                         raise Interrupted("interrupted")
-                    result.status, result.frames = "done", done.frames
+                    result.status, result.frames, result.new_frames = "done", done.frames, done.new_frames
                 except (Interrupted, KeyboardInterrupt):
                     result.status = "interrupted"
                     summary.interrupted = True

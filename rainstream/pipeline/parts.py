@@ -43,9 +43,14 @@ class Part:
         return f"part_{self.number:05d}"
 
 
-def plan_parts(path: str, part_frames: int) -> list[Part]:
-    """Cut ``path`` at the first keyframe after every ``part_frames`` frames (a remainder shorter than
-    half a part stays with the part before). One part when the file is short or has no keyframes."""
+def plan_parts(path: str, part_frames: int, align: int = 1) -> list[Part]:
+    """Cut ``path`` at a keyframe after every ``part_frames`` frames (a remainder shorter than half a
+    part stays with the part before). One part when the file is short or has no keyframes.
+
+    Cuts go on a keyframe whose frame index is a multiple of ``align`` (the segment length) when one
+    comes within a part's length: the parts' segments then line up with a whole-file run's, and the
+    joined output is the one a single process writes. Else the first keyframe: only the segment
+    around that cut is encoded differently."""
     try:
         with av.open(path) as container:
             stream = container.streams.video[0]
@@ -59,13 +64,18 @@ def plan_parts(path: str, part_frames: int) -> list[Part]:
     except (av.error.FFmpegError, IndexError, OSError) as exc:
         raise RainstreamError(f"cannot read {path} as a video: {exc}") from None
     pts.sort()
-    cuts: list[tuple[int, int]] = []  # (keyframe pts, frames before it)
+    candidates = [(key, bisect.bisect_left(pts, key)) for key in sorted(keys)]  # (pts, frames before it)
+    candidates = [(key, before) for key, before in candidates if len(pts) - before >= max(1, part_frames // 2)]
+    cuts: list[tuple[int, int]] = []
     next_cut = part_frames
-    for key in sorted(keys):
-        before = bisect.bisect_left(pts, key)
-        if before >= next_cut and len(pts) - before >= max(1, part_frames // 2):
-            cuts.append((key, before))
-            next_cut = before + part_frames
+    while True:
+        later = [c for c in candidates if c[1] >= next_cut]
+        if not later:
+            break
+        aligned = [c for c in later if c[1] % align == 0 and c[1] < next_cut + part_frames]
+        cut = aligned[0] if aligned else later[0]
+        cuts.append(cut)
+        next_cut = cut[1] + part_frames
     starts = [(None, 0)] + cuts
     parts = []
     for n, (start, first) in enumerate(starts):
@@ -79,13 +89,15 @@ def part_identity(config: RunConfig, part: Part) -> dict:
     return {**resume_identity(config), "part": [part.start_pts, part.end_pts]}
 
 
-def run_part(input_path: str, work_dir: str, part: Part, config: RunConfig, derainer, bar=None) -> int:
+def run_part(input_path: str, work_dir: str, part: Part, config: RunConfig, derainer,
+             bar=None) -> tuple[int, int]:
     """Derain ``part`` of ``input_path`` into ``work_dir/part_NNNNN`` (continuing what an earlier,
-    cut-short attempt finished); returns the frames the part holds."""
+    cut-short attempt finished); returns (frames the part holds, frames derained now)."""
     part_dir = os.path.join(work_dir, part.folder)
     journal = prepare_journal(part_dir, input_path, part_identity(config, part), resume=True)
+    done_before = journal.frames_done
     if journal.complete:
-        return journal.frames_done
+        return done_before, 0
     if journal.last_pts is not None:
         start_after = journal.last_pts
     else:
@@ -108,7 +120,7 @@ def run_part(input_path: str, work_dir: str, part: Part, config: RunConfig, dera
                               "(set `allow_missing_frames` to write it anyway)")
     journal.complete = True
     journal.save(part_dir)
-    return journal.frames_done
+    return journal.frames_done, journal.frames_done - done_before
 
 
 def join_parts(input_path: str, output: str, work_dir: str, parts: list[Part]) -> int:

@@ -61,13 +61,15 @@ class DerainWorker:
         missing = [p for p in inputs if not os.path.exists(p)]
         return socket.gethostname(), missing, os.path.isdir(output_dir) and os.access(output_dir, os.W_OK)
 
-    def run_file(self, input: str, output: str) -> int:
+    def run_file(self, input: str, output: str) -> tuple[int, int]:
+        """(frames in the output, frames derained now)"""
         from rainstream.pipeline.dispatch import open_job
 
         with open_job(input, output, self.config) as job:
-            return job.run(self.derainer).frames
+            done = job.run(self.derainer)
+            return done.frames, done.new_frames
 
-    def run_part(self, input: str, work_dir: str, part) -> int:
+    def run_part(self, input: str, work_dir: str, part) -> tuple[int, int]:
         from rainstream.pipeline.parts import run_part
 
         return run_part(input, work_dir, part, self.config, self.derainer)
@@ -178,7 +180,7 @@ def _plan(batch: BatchJob, config: RunConfig) -> tuple[list[_FileWork], deque]:
         job.close()
         if job.kind == "video" and p.frames is None and p.duration is None and count >= 2 * rs.part_frames:
             try:
-                parts = plan_parts(w.input, rs.part_frames)
+                parts = plan_parts(w.input, rs.part_frames, align=config.encode.segment_frames)
             except RainstreamError as exc:
                 w.fail(str(exc))
                 continue
@@ -242,14 +244,15 @@ def run_on_ray(batch: BatchJob) -> BatchSummary:
                     for ref in ready:
                         actor, w = pending.pop(ref)
                         try:
-                            frames = ray.get(ref)
+                            frames, new = ray.get(ref)
                         except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the others
                             if not isinstance(exc, ray.exceptions.RayActorError):
                                 idle.append(actor)
                             w.fail(_error_text(ray, exc))
                             continue
                         idle.append(actor)
-                        bar.update(frames)
+                        bar.update(new)
+                        w.result.new_frames += new
                         w.left -= 1
                         if w.left or w.failed:
                             continue
