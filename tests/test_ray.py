@@ -153,10 +153,10 @@ def test_resume_after_an_interrupted_batch_redoes_only_what_was_missing(local_ra
 
 
 def test_workers_that_cannot_see_the_inputs_are_one_clear_error(local_ray, tiny_weights):
-    from rainstream.pipeline.config import RunConfig
+    from rainstream.pipeline import RunConfig, open_job
     from rainstream.pipeline.ray_backend import _pool, check_visible
 
-    actors, _, _ = _pool(ray, RunConfig.load(ray="local", workers=1, **settings(tiny_weights)))
+    actors, _, _ = _pool(ray, RunConfig.load(ray="local", workers=1, **settings(tiny_weights)), open_job)
     try:
         with pytest.raises(RainstreamError, match="cannot see 1 input.*filesystem every Ray node mounts"):
             check_visible(ray, actors, ["/nonexistent/on/the/worker.mp4"], "/tmp")

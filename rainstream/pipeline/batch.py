@@ -15,6 +15,7 @@ import dataclasses
 import glob
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from rainstream.io.images import is_image_path, list_files, subfolders
 from rainstream.pipeline.config import RunConfig
 from rainstream.pipeline.job import Interrupted, Job
 from rainstream.pipeline.video import work_dir_for
+from rainstream.signals import StopOnSignal
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm", ".ts", ".mts", ".m2ts", ".flv", ".wmv",
                     ".mpg", ".mpeg", ".3gp", ".ogv", ".mxf", ".y4m")
@@ -165,7 +167,9 @@ class BatchJob(Job):
 
     kind = "many"
 
-    def __init__(self, input, output, config: RunConfig):
+    def __init__(self, input, output, config: RunConfig, open_job):
+        """``open_job(input, output, config)``: the job of one file (``dispatch.open_job``)."""
+        self.open_job = open_job
         inputs = [input] if isinstance(input, (str, os.PathLike)) else list(input)
         super().__init__(inputs, output, config)
         config.validate()
@@ -179,7 +183,11 @@ class BatchJob(Job):
             raise RainstreamError(f"no videos or images in {', '.join(map(os.fspath, inputs))}")
         self.results: list[FileResult] = []
         seen: dict[str, str] = {}
+        named: set[str] = set()
         for path, rel in pairs:
+            if os.path.abspath(path) in named:  # the same file named twice (a folder and a list)
+                continue
+            named.add(os.path.abspath(path))
             out = os.path.join(self.output, output_name(rel, p.format))
             if out in seen:
                 raise RainstreamError(f"{seen[out]} and {path} would both be written to {out}")
@@ -204,12 +212,10 @@ class BatchJob(Job):
 
     def _open(self, result: FileResult) -> Job | None:
         """The file's job, validated now; a file that fails validation is recorded as failed."""
-        from rainstream.pipeline.dispatch import open_job
-
         try:
             if os.path.isdir(result.input):
                 raise RainstreamError(f"{result.input} is a folder inside a list of files")
-            return open_job(result.input, result.output, self.file_config)
+            return self.open_job(result.input, result.output, self.file_config)
         except RainstreamError as exc:
             result.status, result.error = "failed", str(exc)
             logger.warning(f"failed: {exc}")
@@ -237,14 +243,23 @@ class BatchJob(Job):
             summary = self._run_here(derainer)
         return self.finish(summary)
 
+    def new_summary(self) -> BatchSummary:
+        return BatchSummary(output=self.output, files=self.results)
+
     def _run_here(self, derainer) -> BatchSummary:
         from rainstream.progress import progress_bar
 
-        summary = BatchSummary(output=self.output, files=self.results)
+        summary = self.new_summary()
         bar = progress_bar(self.total_frames(), "derain", "frame", enabled=self.config.pipeline.progress)
         t0 = time.perf_counter()
+        between_files = threading.Event()  # Ctrl-C while no file's runner holds the signal
+        signals = StopOnSignal(between_files, "stopping after this file; finished files stay in place")
         try:
+            signals.__enter__()
             for i, job in self.jobs.items():
+                if between_files.is_set():
+                    summary.interrupted = True
+                    break
                 if job is None:
                     continue
                 result = self.results[i]
@@ -266,8 +281,10 @@ class BatchJob(Job):
                     result.seconds = time.perf_counter() - t
                     job.close()
         finally:
+            signals.__exit__(None, None, None)
             bar.close()
         summary.seconds = time.perf_counter() - t0
+        summary.interrupted = summary.interrupted or between_files.is_set()
         return summary
 
     def finish(self, summary: BatchSummary) -> BatchSummary:

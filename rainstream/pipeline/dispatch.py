@@ -60,7 +60,7 @@ def is_many(input: Any, config: RunConfig) -> bool:
 def _batch_job(input, output, config):
     from rainstream.pipeline.batch import BatchJob
 
-    return BatchJob(input, output, config)
+    return BatchJob(input, output, config, open_job)
 
 
 def _live_job(input, output, config):

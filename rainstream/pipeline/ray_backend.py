@@ -22,7 +22,6 @@ from collections import deque
 from loguru import logger
 
 from rainstream.errors import RainstreamError
-from rainstream.pipeline.batch import BatchJob, BatchSummary, FileResult
 from rainstream.pipeline.config import RunConfig
 from rainstream.pipeline.video import work_dir_for
 from rainstream.progress import progress_bar
@@ -43,7 +42,7 @@ def _import_ray():
 class DerainWorker:
     """One Ray actor: loads the model once, then derains whole files or parts of files."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, open_job):
         import sys
 
         logger.remove()
@@ -51,6 +50,7 @@ class DerainWorker:
         from rainstream.pipeline.loading import build_derainer
 
         self.config = config
+        self.open_job = open_job  # dispatch.open_job, handed over by the batch job
         self.derainer = build_derainer(config)
 
     def pid(self) -> int:
@@ -63,9 +63,7 @@ class DerainWorker:
 
     def run_file(self, input: str, output: str) -> tuple[int, int]:
         """(frames in the output, frames derained now)"""
-        from rainstream.pipeline.dispatch import open_job
-
-        with open_job(input, output, self.config) as job:
+        with self.open_job(input, output, self.config) as job:
             done = job.run(self.derainer)
             return done.frames, done.new_frames
 
@@ -97,7 +95,7 @@ def _connect(ray, address: str) -> bool:
     return True
 
 
-def _pool(ray, config: RunConfig) -> tuple[list, float, int]:
+def _pool(ray, config: RunConfig, open_job) -> tuple[list, float, int]:
     """(actors, GPUs per worker, workers): sized from the settings and the cluster's resources."""
     rs = config.ray
     resources = ray.cluster_resources()
@@ -115,7 +113,7 @@ def _pool(ray, config: RunConfig) -> tuple[list, float, int]:
                               "(lower `workers`)")
     cls = ray.remote(num_cpus=1, num_gpus=gpw, max_restarts=MAX_RESTARTS,
                      max_task_retries=MAX_RESTARTS)(DerainWorker)
-    return [cls.remote(config) for _ in range(workers)], gpw, workers
+    return [cls.remote(config, open_job) for _ in range(workers)], gpw, workers
 
 
 def check_visible(ray, actors, inputs: list[str], output_dir: str) -> None:
@@ -147,7 +145,7 @@ def _error_text(ray, exc: BaseException) -> str:
 class _FileWork:
     """One file in flight: its result row, absolute paths, its parts (None: one task) and what is left."""
 
-    result: FileResult
+    result: "FileResult"  # batch.FileResult
     input: str
     output: str
     parts: list | None = None
@@ -164,7 +162,7 @@ class _FileWork:
             logger.warning(f"failed: {self.result.input}: {message}")
 
 
-def _plan(batch: BatchJob, config: RunConfig) -> tuple[list[_FileWork], deque]:
+def _plan(batch, config: RunConfig) -> tuple[list[_FileWork], deque]:
     """Every file still to do, and the queue of tasks: whole files, or the parts of long videos."""
     from rainstream.pipeline.parts import plan_parts
 
@@ -195,20 +193,20 @@ def _plan(batch: BatchJob, config: RunConfig) -> tuple[list[_FileWork], deque]:
     return work, tasks
 
 
-def run_on_ray(batch: BatchJob) -> BatchSummary:
-    """Run ``batch``'s files on Ray workers; the summary as ``BatchJob`` reports it."""
+def run_on_ray(batch):
+    """Run the files of ``batch`` (a ``batch.BatchJob``) on Ray workers; returns its ``BatchSummary``."""
     ray = _import_ray()
     from rainstream.pipeline.parts import join_parts
 
     config = _absolute(batch.file_config)
-    summary = BatchSummary(output=batch.output, files=batch.results)
+    summary = batch.new_summary()
     work, tasks = _plan(batch, config)
     if not tasks:
         return summary
     started_ray = _connect(ray, config.ray.address)
     actors: list = []
     try:
-        actors, gpw, summary.workers = _pool(ray, config)
+        actors, gpw, summary.workers = _pool(ray, config, batch.open_job)
         logger.info(f"{len(work)} file(s), {len(tasks)} task(s) on {summary.workers} Ray worker(s) "
                     f"({f'{gpw:g} GPU' if gpw else '1 CPU'} each)")
         try:
