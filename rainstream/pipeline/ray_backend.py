@@ -39,6 +39,38 @@ def _import_ray():
     return ray
 
 
+class FrameCounter:
+    """A tiny actor the workers add their derained frames to; the driver takes them for its bar."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def add(self, n: int) -> None:
+        self.frames += n
+
+    def take(self) -> int:
+        n, self.frames = self.frames, 0
+        return n
+
+
+class RemoteBar:
+    """The progress bar's ``update``/``close`` in a worker: frames sent to the counter twice a second."""
+
+    def __init__(self, counter, every: float = POLL_S):
+        self.counter, self.every = counter, every
+        self.pending, self.last = 0, time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.pending += n
+        if time.monotonic() - self.last >= self.every:
+            self.close()
+
+    def close(self) -> None:
+        if self.pending:
+            self.counter.add.remote(self.pending)
+            self.pending, self.last = 0, time.monotonic()
+
+
 class DerainWorker:
     """One Ray actor: loads the model once, then derains whole files or parts of files."""
 
@@ -61,16 +93,25 @@ class DerainWorker:
         missing = [p for p in inputs if not os.path.exists(p)]
         return socket.gethostname(), missing, os.path.isdir(output_dir) and os.access(output_dir, os.W_OK)
 
-    def run_file(self, input: str, output: str) -> tuple[int, int]:
-        """(frames in the output, frames derained now)"""
+    def run_file(self, input: str, output: str, counter) -> tuple[int, int]:
+        """(frames in the output, frames derained now); ``counter`` counts frames as they are done."""
+        bar = RemoteBar(counter)
         with self.open_job(input, output, self.config) as job:
-            done = job.run(self.derainer)
+            job.progress_bar = bar
+            try:
+                done = job.run(self.derainer)
+            finally:
+                bar.close()
             return done.frames, done.new_frames
 
-    def run_part(self, input: str, work_dir: str, part) -> tuple[int, int]:
+    def run_part(self, input: str, work_dir: str, part, counter) -> tuple[int, int]:
         from rainstream.pipeline.parts import run_part
 
-        return run_part(input, work_dir, part, self.config, self.derainer)
+        bar = RemoteBar(counter)
+        try:
+            return run_part(input, work_dir, part, self.config, self.derainer, bar=bar)
+        finally:
+            bar.close()
 
 
 def _absolute(config: RunConfig) -> RunConfig:
@@ -204,18 +245,21 @@ def run_on_ray(batch):
     if not tasks:
         return summary
     started_ray = _connect(ray, config.ray.address)
-    actors: list = []
+    actors: list = []  # and the frame counter: everything this job started, killed at its end
     try:
-        actors, gpw, summary.workers = _pool(ray, config, batch.open_job)
+        counter = ray.remote(num_cpus=0)(FrameCounter).remote()
+        actors.append(counter)
+        workers, gpw, summary.workers = _pool(ray, config, batch.open_job)
+        actors += workers
         logger.info(f"{len(work)} file(s), {len(tasks)} task(s) on {summary.workers} Ray worker(s) "
                     f"({f'{gpw:g} GPU' if gpw else '1 CPU'} each)")
         try:
-            check_visible(ray, actors, [w.input for w in work], os.path.abspath(batch.output))
+            check_visible(ray, workers, [w.input for w in work], os.path.abspath(batch.output))
         except ray.exceptions.RayActorError as exc:
             raise RainstreamError(f"the Ray workers could not start: {exc}") from None
         bar = progress_bar(batch.total_frames(), "derain", "frame", enabled=batch.config.pipeline.progress)
         stop = threading.Event()
-        idle, pending = list(actors), {}
+        idle, pending = list(workers), {}
         t0 = time.perf_counter()
         try:
             with StopOnSignal(stop, "stopping the Ray workers; finished files stay in place"):
@@ -228,9 +272,9 @@ def run_on_ray(batch):
                         w.started = w.started or time.perf_counter()
                         w.result.status = "running"
                         if part is None:
-                            ref = actor.run_file.remote(w.input, w.output)
+                            ref = actor.run_file.remote(w.input, w.output, counter)
                         else:
-                            ref = actor.run_part.remote(w.input, w.work_dir, part)
+                            ref = actor.run_part.remote(w.input, w.work_dir, part, counter)
                         pending[ref] = (actor, w)
                     if not pending:
                         if tasks:  # every worker is gone
@@ -239,6 +283,7 @@ def run_on_ray(batch):
                             tasks.clear()
                         break
                     ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+                    bar.update(ray.get(counter.take.remote()))
                     for ref in ready:
                         actor, w = pending.pop(ref)
                         try:
@@ -249,7 +294,6 @@ def run_on_ray(batch):
                             w.fail(_error_text(ray, exc))
                             continue
                         idle.append(actor)
-                        bar.update(new)
                         w.result.new_frames += new
                         w.left -= 1
                         if w.left or w.failed:
@@ -263,6 +307,7 @@ def run_on_ray(batch):
                         w.result.status, w.result.frames = "done", frames
                         w.result.seconds = time.perf_counter() - w.started
         finally:
+            bar.update(ray.get(counter.take.remote()))
             bar.close()
         summary.seconds = time.perf_counter() - t0
         if stop.is_set():
