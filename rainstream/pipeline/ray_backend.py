@@ -300,7 +300,10 @@ def run_on_ray(batch):
                             continue
                         try:
                             if w.parts is not None:
+                                t = time.perf_counter()
                                 frames = join_parts(w.input, w.output, w.work_dir, w.parts)
+                                logger.info(f"joined {len(w.parts)} parts ({frames} frames) into {w.result.output} "
+                                            f"in {time.perf_counter() - t:.2f} s")
                         except RainstreamError as exc:
                             w.fail(str(exc))
                             continue
