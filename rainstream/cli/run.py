@@ -28,8 +28,12 @@ arguments (dotted keys, Python literals) override it, and flags override both:
   model:    {name: nerd_rain_s, weights: my.safetensors}
   engine:   {tile: 256, overlap: 32, max_tiles: 16, precision: fp32, backend: eager, device: auto}
   encode:   {codec: libx264, crf: 18, preset: medium, pix_fmt: yuv420p, segment_frames: 300}
-  pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false}
+  pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false,
+             recursive: false, format: null, report: null}
   live:     {transport: tcp, max_retries: 20, stall_timeout: 5.0, video_size: 1280x720}
+  ray:      {address: null, workers: null, gpus_per_worker: null, part_frames: 1800}
+
+Many inputs: a file that fails is reported and the others are written; the exit code is then 3.
 """
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
