@@ -2,6 +2,7 @@
 
     import rainstream
     rainstream.derain("rainy.mp4", "derained.mp4", precision="bf16")     # what `rainstream run` does
+    rainstream.derain(["a.mp4", "clips/"], "out/", ray="local", workers=2)  # many files, on Ray workers
     for f in rainstream.stream("rtsp://cam/stream", color="bgr"):       # frames for a detector
         boxes = detector(f.image)
     model = rainstream.load_model("nerd_rain_s", device="cuda")        # the network itself
@@ -15,13 +16,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from rainstream.errors import RainstreamError
+from rainstream.errors import RainstreamError, SomeFailed
 
 if TYPE_CHECKING:
     from rainstream.api import derain
     from rainstream.engine import Derainer, EngineConfig
     from rainstream.model import list_models, load_model
     from rainstream.pipeline import Interrupted, RunConfig, RunSummary
+    from rainstream.pipeline.batch import BatchSummary
     from rainstream.pipeline.stream import DerainedFrame, Stream, stream
 
 # public name -> module that defines it
@@ -37,10 +39,11 @@ _LAZY = {
     "RunConfig": "rainstream.pipeline",
     "RunSummary": "rainstream.pipeline",
     "Interrupted": "rainstream.pipeline",
+    "BatchSummary": "rainstream.pipeline.batch",
 }
 
-__all__ = ["DerainedFrame", "Derainer", "EngineConfig", "Interrupted", "RainstreamError", "RunConfig", "RunSummary",
-           "Stream", "derain", "list_models", "load_model", "stream"]
+__all__ = ["BatchSummary", "DerainedFrame", "Derainer", "EngineConfig", "Interrupted", "RainstreamError", "RunConfig",
+           "RunSummary", "SomeFailed", "Stream", "derain", "list_models", "load_model", "stream"]
 
 
 def __getattr__(name: str):

@@ -9,3 +9,14 @@ class RainstreamError(Exception):
 
 class CheckpointError(RainstreamError):
     """A weights file that cannot be read, fails its checksum, or does not fit the model."""
+
+
+class SomeFailed(RainstreamError):
+    """A job over many files finished, but some files failed (each is named in the message and the
+    summary); the others were written. ``summary`` is the job's summary."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, summary=None):
+        super().__init__(message)
+        self.summary = summary

@@ -94,7 +94,7 @@ def test_the_checks_see_real_imports():
     assert "rainstream.typed_config" in imports_of(modules["rainstream.training.config"], modules)
 
 
-HEAVY = ("torch", "av", "cv2")
+HEAVY = ("torch", "av", "cv2", "ray")
 
 
 def _imported_after(code: str) -> list[str]:

@@ -15,7 +15,11 @@ EXAMPLES = """examples:
   rainstream run rainy.mp4 -o derained.webm               # VP9; .gif, .avi work too
   rainstream run rainy.mp4 -o frames/derained_%05d.png    # numbered stills
   rainstream run photo.jpg -o photo_derained.png
-  rainstream run shots/ -o shots_derained/                # every image in a folder
+  rainstream run shots/ -o shots_derained/ --recursive    # every image in a folder and its sub-folders
+  rainstream run a.mp4 b.mov clips/ 'cam*/*.mkv' -o derained/ --report summary.json   # many files
+  rainstream run list.txt -o derained/ --format mkv       # one input per line of a text file
+  rainstream run archive/ -o derained/ --ray --workers 2  # spread over local Ray workers
+  rainstream run archive/ -o derained/ --ray 10.0.0.1:6379 --gpus-per-worker 0.5   # a Ray cluster
   rainstream run in.mp4 -o out.mp4 --config my_run.yaml engine.tile=384 encode.crf=20
   rainstream run rtsp://user:pass@10.0.0.5/stream -o cam.mkv    # live: record, reconnect, bounded latency
   rainstream run --source webcam:0 -o webcam.mkv --duration 60
@@ -26,8 +30,12 @@ arguments (dotted keys, Python literals) override it, and flags override both:
   model:    {name: nerd_rain_s, weights: my.safetensors}
   engine:   {tile: 256, overlap: 32, max_tiles: 16, precision: fp32, backend: eager, device: auto}
   encode:   {codec: null, crf: 18, preset: medium, pix_fmt: null, segment_frames: 300}   # null: by OUTPUT
-  pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false}
+  pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false,
+             recursive: false, format: null, report: null}
   live:     {transport: tcp, max_retries: 20, stall_timeout: 5.0, video_size: 1280x720}
+  ray:      {address: null, workers: null, gpus_per_worker: null, part_frames: 1800}
+
+Many inputs: a file that fails is reported and the others are written; the exit code is then 3.
 """
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
@@ -41,7 +49,8 @@ def register(subparsers) -> None:
                     "gives a recording or a re-published stream.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("args", metavar="INPUT [KEY=VALUE ...]", nargs="*",
-                   help="video file, image, folder of images, stream URL (rtsp://, http(s)://) or webcam:N; "
+                   help="video file, image, folder, stream URL (rtsp://, http(s)://) or webcam:N; several "
+                        "inputs, a glob or a .txt file with one input per line make OUTPUT a folder; "
                         "then config overrides such as engine.tile=384")
     p.add_argument("--source", metavar="SPEC", help="same as INPUT, e.g. --source webcam:0")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
@@ -85,6 +94,21 @@ def register(subparsers) -> None:
     j.add_argument("-t", "--duration", type=float, metavar="SECONDS",
                    help="stop after this many seconds: of a file's timeline, or of a live recording")
     j.add_argument("--no-progress", action="store_false", default=None, dest="progress", help="no progress bar")
+    j.add_argument("--recursive", action="store_true", default=None,
+                   help="walk the sub-folders of a folder input; outputs mirror them")
+    b = p.add_argument_group("many files (several inputs, a folder of videos, a glob, a .txt list)")
+    b.add_argument("--format", metavar="EXT", help="extension of every output, e.g. mkv (default: the input's)")
+    b.add_argument("--report", metavar="JSON", help="write the summary (file, frames, fps, status) as JSON")
+    b.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="spread the files over Ray workers: alone, a local Ray on this machine; with "
+                        "ADDRESS, an existing cluster (inputs and OUTPUT on a filesystem every node shares)")
+    b.add_argument("--workers", type=int, help="Ray workers, each loading the model once "
+                                                "(default: one per GPU, else one per CPU)")
+    b.add_argument("--gpus-per-worker", type=float, dest="gpus_per_worker",
+                   help="GPU share of a worker, fractions allowed (0.5: two per GPU); 0: CPU workers")
+    b.add_argument("--part-frames", type=int, dest="part_frames",
+                   help="with --ray, videos longer than this are cut at keyframes into parts of about "
+                        "this many frames for different workers (default 1800)")
     g = p.add_argument_group("live streams (rtsp://, http(s)://, webcam:N, --live)")
     g.add_argument("--transport", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
     g.add_argument("--max-retries", type=int, dest="max_retries",
@@ -98,7 +122,8 @@ def register(subparsers) -> None:
 # flag destinations that are run settings (same names as the config keys)
 SETTINGS = ("model", "weights", "allow_untrained", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
             "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
-            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size")
+            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size",
+            "recursive", "format", "report", "ray", "workers", "gpus_per_worker", "part_frames")
 
 
 def split_arguments(values: list[str]) -> tuple[list[str], list[str]]:
@@ -118,11 +143,10 @@ def handle(args: argparse.Namespace) -> int:
         inputs.insert(0, args.source)
     if not inputs:
         raise RainstreamError("no input: give INPUT or --source")
-    if len(inputs) > 1:
-        raise RainstreamError(f"one input at a time, got {len(inputs)}: {', '.join(inputs[:3])}")
     config = RunConfig.load(args.config, overrides, **{name: getattr(args, name) for name in SETTINGS})
     from rainstream.threads import set_threads
 
     set_threads(args.threads)
-    derain(inputs[0], args.output, config=config)  # Interrupted (exit 130) is reported by main
+    # several inputs are one job (a folder out); Interrupted (exit 130) is reported by main
+    derain(inputs if len(inputs) > 1 else inputs[0], args.output, config=config)
     return 0

@@ -27,10 +27,24 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
-def list_images(folder: str) -> list[str]:
-    """Image files directly inside ``folder``, sorted by name (sub-folders are not walked)."""
-    names = sorted(n for n in os.listdir(folder) if is_image_path(n) and not n.startswith("."))
-    return [os.path.join(folder, n) for n in names]
+def list_images(folder: str, recursive: bool = False) -> list[str]:
+    """Image files inside ``folder`` sorted by path: directly inside it, or in every sub-folder too
+    (``recursive``). Hidden files and folders are left out."""
+    return [p for p in list_files(folder, recursive) if is_image_path(p)]
+
+
+def list_files(folder: str, recursive: bool = False) -> list[str]:
+    """Files (not hidden) inside ``folder``, sorted by path; sub-folders walked when ``recursive``."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        found += [os.path.join(root, n) for n in files if not n.startswith(".")]
+    return sorted(found)
+
+
+def subfolders(folder: str) -> list[str]:
+    """The folders directly inside ``folder`` (not hidden): what a walk without ``recursive`` skips."""
+    return sorted(e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
 
 
 def to_float(image: np.ndarray) -> np.ndarray:
@@ -139,17 +153,30 @@ def write_image(path: str, image: np.ndarray, extras: ImageExtras | None = None)
 
 class ImageSource:
     """Still images as frames, in order; ``meta["path"]`` names each file, ``meta["extras"]`` holds
-    its ``ImageExtras``. Read lazily, one at a time."""
+    its ``ImageExtras``. Read lazily, one at a time.
+
+    With a ``failures`` list an unreadable image is logged, recorded there as ``(path, message)``
+    and skipped, so one bad file does not stop a folder; without one it raises."""
 
     info = None  # no stream description: every image stands alone
 
-    def __init__(self, paths: list[str]):
+    def __init__(self, paths: list[str], failures: list[tuple[str, str]] | None = None):
         self.paths = list(paths)
+        self.failures = failures
 
     def __iter__(self) -> Iterator[Frame]:
-        for index, path in enumerate(self.paths):
-            image, extras = read_image_with_extras(path)
+        index = 0
+        for path in self.paths:
+            try:
+                image, extras = read_image_with_extras(path)
+            except RainstreamError as exc:
+                if self.failures is None:
+                    raise
+                logger.warning(f"skipped: {exc}")
+                self.failures.append((path, str(exc)))
+                continue
             yield Frame(image=image, index=index, captured_at=time.monotonic(), meta={"path": path, "extras": extras})
+            index += 1
 
     def close(self) -> None:
         pass
@@ -162,12 +189,22 @@ class ImageSource:
 
 
 class ImageSink(Sink):
-    """Writes each frame to ``output_for(frame)`` (atomically, by extension, with its extras)."""
+    """Writes each frame to ``output_for(frame)`` (atomically, by extension, with its extras). With a
+    ``failures`` list an image that cannot be written is recorded there (input path, message) instead
+    of raising."""
 
-    def __init__(self, output_for: Callable[[Frame], str]):
+    def __init__(self, output_for: Callable[[Frame], str], failures: list[tuple[str, str]] | None = None):
         self.output_for = output_for
+        self.failures = failures
         self.frames_written = 0
 
     def write(self, frame: Frame) -> None:
-        write_image(self.output_for(frame), frame.image, frame.meta.get("extras"))
+        try:
+            write_image(self.output_for(frame), frame.image, frame.meta.get("extras"))
+        except RainstreamError as exc:
+            if self.failures is None:
+                raise
+            logger.warning(f"skipped: {exc}")
+            self.failures.append((frame.meta.get("path", f"frame {frame.index}"), str(exc)))
+            return
         self.frames_written += 1

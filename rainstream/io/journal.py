@@ -35,6 +35,7 @@ class Journal:
     input_signature: dict
     options: dict
     segments: list[Segment] = field(default_factory=list)
+    complete: bool = False  # every frame it was meant to hold is in its segments (parts of a file)
 
     @property
     def frames_done(self) -> int:
@@ -64,7 +65,7 @@ class Journal:
             if data.get("version") != VERSION:
                 raise ValueError(f"journal version {data.get('version')}")
             return cls(input_signature=data["input_signature"], options=data["options"],
-                       segments=[Segment(**s) for s in data["segments"]])
+                       segments=[Segment(**s) for s in data["segments"]], complete=data.get("complete", False))
         except (ValueError, KeyError, TypeError) as exc:
             raise RainstreamError(f"cannot resume: unreadable journal {path} ({exc}); "
                                   "run again without `resume` to start over") from None

@@ -122,7 +122,10 @@ class SegmentSink(Sink):
         self._seg.frames += 1
         self._seg.last_pts = frame.pts
         self.frames_written += 1
-        if self._seg.frames >= self.options.segment_frames:
+        # Segments end at whole multiples of segment_frames of the file's frame index, so a part of
+        # a file (or a resumed job) starting mid-way lines its segments up with a whole-file run.
+        n = self.options.segment_frames
+        if self._seg.frames >= n or (frame.index + 1) % n == 0:
             self._close_segment()
 
     def close(self) -> None:

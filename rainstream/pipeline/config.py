@@ -52,7 +52,11 @@ class PipelineSettings:
     automatic (on for stream URLs and webcams; True plays a file as a camera). ``frames`` /
     ``duration`` end the input early: the first N frames / seconds of a file, or N frames / seconds
     of wall-clock time of a live run. ``report_every``: seconds between progress lines when stderr is
-    not a terminal (a log file, a pipe), and between a live run's latency lines."""
+    not a terminal (a log file, a pipe), and between a live run's latency lines.
+    ``recursive``: walk sub-folders of a folder input (outputs
+    mirror them). Many inputs: ``format`` is the extension of each output (None: the input's own;
+    an image extension applies to images, any other to videos); ``report`` writes the summary
+    as JSON to that path."""
 
     batch: int = 1
     queue_frames: int | None = None
@@ -63,8 +67,13 @@ class PipelineSettings:
     frames: int | None = None
     duration: float | None = None
     report_every: float = 10.0
+    recursive: bool = False
+    format: str | None = None
+    report: str | None = None
 
     def __post_init__(self) -> None:
+        if self.format is not None:
+            object.__setattr__(self, "format", self.format.lower().lstrip("."))
         if self.batch < 1:
             raise RainstreamError(f"`batch` must be >= 1, not {self.batch}")
         if self.queue_frames is not None and self.queue_frames < 1:
@@ -81,12 +90,37 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class RaySettings:
+    """Many inputs spread over Ray workers (``pip install 'rainstream[ray]'``). ``address``: None runs
+    in this process; "local" starts Ray on this machine; anything else is an existing cluster
+    (``ray start --head`` prints it; "auto" finds the local one). ``workers``: actors, each loading
+    the model once (None: one per GPU, else one per CPU). ``gpus_per_worker``: a fraction lets small
+    models share a GPU (None: 1 when the cluster has GPUs, else CPU workers). A video longer than
+    ``part_frames`` frames is cut at keyframes into parts of about that many frames, derained by
+    different workers and joined."""
+
+    address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float | None = None
+    part_frames: int = 1800
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise RainstreamError(f"`workers` must be >= 1, not {self.workers}")
+        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
+            raise RainstreamError(f"`gpus_per_worker` must be >= 0, not {self.gpus_per_worker}")
+        if self.part_frames < 1:
+            raise RainstreamError(f"`part_frames` must be >= 1, not {self.part_frames}")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     engine: EngineConfig = field(default_factory=EngineConfig)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     live: LiveOptions = field(default_factory=LiveOptions)
+    ray: RaySettings = field(default_factory=RaySettings)
 
     @classmethod
     def load(cls, config: "RunConfig | dict | str | os.PathLike | None" = None, overrides: list[str] | None = None,
@@ -128,7 +162,7 @@ class RunConfig:
 
 
 # Bare names that are not a unique field name, or the friendlier face of one.
-ALIASES = {"model": "model.name", "variant": "model.name", "name": "model.name"}
+ALIASES = {"model": "model.name", "variant": "model.name", "name": "model.name", "ray": "ray.address"}
 
 
 def setting_key(key: str) -> str:

@@ -2,8 +2,9 @@
 
 ``open_job(input, output, config)`` classifies the input with the first matching entry of
 ``INPUT_KINDS`` and returns that kind's job, which validates input and output once, before any model
-is loaded. ``open_source`` does the same for ``rainstream.stream``. A new kind of input (e.g. many
-files) is one more ``InputKind`` in the table, ahead of the ones it must win over.
+is loaded. ``open_source`` does the same for ``rainstream.stream``. A new kind of input is one more
+``InputKind`` in the table, ahead of the ones it must win over (as "many" is: lists, globs, text
+files of inputs and folders of videos go to ``batch.BatchJob``).
 """
 from __future__ import annotations
 
@@ -43,6 +44,25 @@ class InputKind:
     job: Callable[[Any, str, RunConfig], Job]
 
 
+def is_many(input: Any, config: RunConfig) -> bool:
+    """Several inputs, a glob, a text file of inputs, a folder holding videos (or any folder, on Ray)."""
+    from rainstream.pipeline.batch import folder_has_videos, is_glob, is_list_file
+
+    if isinstance(input, (list, tuple)):
+        return True
+    if not isinstance(input, str) or is_live_spec(input):
+        return False
+    if os.path.isdir(input):
+        return bool(config.ray.address) or folder_has_videos(input, config.pipeline.recursive)
+    return is_list_file(input) or is_glob(input)
+
+
+def _batch_job(input, output, config):
+    from rainstream.pipeline.batch import BatchJob
+
+    return BatchJob(input, output, config, open_job)
+
+
 def _live_job(input, output, config):
     from rainstream.pipeline.live import LiveJob
 
@@ -69,6 +89,7 @@ def _video_job(input, output, config):
 
 INPUT_KINDS: tuple[InputKind, ...] = (
     InputKind("source", lambda x, c: is_source_object(x), _video_job),
+    InputKind("many", is_many, _batch_job),
     InputKind("live", lambda x, c: is_live_spec(x) or _plays_file_as_camera(x, c), _live_job),
     InputKind("folder", lambda x, c: os.path.isdir(x), _folder_job),
     InputKind("image", lambda x, c: is_image_path(x), _image_job),
@@ -81,8 +102,9 @@ def classify(input: Any, config: RunConfig | None = None) -> InputKind:
     config = config or RunConfig()
     if isinstance(input, os.PathLike):
         input = os.fspath(input)
-    if not isinstance(input, str) and not is_source_object(input):
-        raise RainstreamError(f"input must be a path, a URL or a source object, not {type(input).__name__}")
+    if not isinstance(input, (str, list, tuple)) and not is_source_object(input):
+        raise RainstreamError(f"input must be a path, a URL, a list of paths or a source object, "
+                              f"not {type(input).__name__}")
     return next(kind for kind in INPUT_KINDS if kind.matches(input, config))
 
 

@@ -21,6 +21,8 @@ class Job:
     ``run`` does the work through the one ``Runner``. A job is a context manager (``close``)."""
 
     kind = "job"
+    loads_model = False  # True: the job loads the model where it runs (Ray workers); pass no derainer
+    progress_bar = None  # a bar shared with other jobs (many files), else the runner makes one
 
     def __init__(self, input: Any, output: str | os.PathLike, config: RunConfig):
         self.input = os.fspath(input) if isinstance(input, (str, os.PathLike)) else input
@@ -36,7 +38,7 @@ class Job:
         p = self.config.pipeline
         return Runner(derainer, batch=p.batch, queue_frames=max(p.queue_for(live), p.batch), live=live,
                       limit=limit, progress=p.progress if progress is None else progress,
-                      report_every=report_every, progress_every=p.report_every)
+                      report_every=report_every, progress_every=p.report_every, bar=self.progress_bar)
 
     def close(self) -> None:
         """Release what validation kept open (nothing, for most jobs)."""

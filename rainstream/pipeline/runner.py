@@ -71,7 +71,8 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class FrameLimit:
-    """Where to stop reading: after ``frames`` frames and/or ``seconds`` of input.
+    """Where to stop reading: after ``frames`` frames and/or ``seconds`` of input, or at the first
+    frame at or after ``before_pts`` (a file's part ends where the next part starts).
 
     Files count ``seconds`` on their own timeline from ``start_time`` (the first frame's time) and
     ``frames`` by frame index, so a resumed job stops where the first run would have; live sources
@@ -82,9 +83,12 @@ class FrameLimit:
     seconds: float | None = None
     start_time: float | None = None
     wall_clock: bool = False
+    before_pts: int | None = None
 
     def reached(self, frame: Frame, read: int, started: float) -> bool:
         """Is ``frame`` (the ``read``-th of this run) past the limit?"""
+        if self.before_pts is not None and frame.pts is not None and frame.pts >= self.before_pts:
+            return True
         if self.frames is not None and (read if self.wall_clock else frame.index) >= self.frames:
             return True
         if self.seconds is None:
@@ -180,13 +184,15 @@ class Runner:
     ``engine``: a ``Derainer`` (or anything with ``submit``/``derain_images``); ``submit`` overrides
     how a batch of images is handed to it. ``queue_frames`` bounds each queue; ``limit`` ends the
     input early; ``progress`` reports frames done (``run`` only: a bar on a terminal, a line every
-    ``progress_every`` seconds elsewhere); ``report_every`` logs live latency.
+    ``progress_every`` seconds elsewhere; ``bar``: an existing bar to count on instead, e.g. one over
+    many files); ``report_every`` logs live latency.
     """
 
     def __init__(self, engine: Any, *, batch: int = 1, queue_frames: int = 8, live: bool = False,
                  limit: FrameLimit | None = None, progress: bool = False, report_every: float | None = None,
-                 submit: Callable[[list], Any] | None = None, progress_every: float = 10.0):
+                 submit: Callable[[list], Any] | None = None, progress_every: float = 10.0, bar: Any = None):
         self.submit = submit or engine_submit(engine)
+        self.bar = bar
         self.batch = batch
         self.queue_frames = max(queue_frames, 1)
         self.live = live
@@ -308,7 +314,8 @@ class Runner:
         frames; the job fills in its output's name and totals."""
         stop = self.stop
         out = BlockingQueue(self.queue_frames, lambda: stop.failed.is_set())
-        bar = progress_bar(total, "derain", "frame", initial=initial, enabled=self.progress, every=self.progress_every)
+        bar = self.bar if self.bar is not None else progress_bar(total, "derain", "frame", initial=initial,
+                                                                 enabled=self.progress, every=self.progress_every)
         written = [0]
 
         def write() -> None:
@@ -347,7 +354,8 @@ class Runner:
             finally:
                 out.put(END)
                 writer.join()
-                bar.close()
+                if bar is not self.bar:
+                    bar.close()
         if stop.error is not None:
             raise stop.error
         latency = self.stats.summary() if self.live else None
