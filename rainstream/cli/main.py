@@ -28,8 +28,17 @@ EPILOG = """examples:
 _SETTING = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors quote the arguments (a stream URL with its password): redacted."""
+
+    def error(self, message: str):
+        from rainstream.log import redact
+
+        super().error(redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rainstream",
         description="Real-time video deraining with NeRD-Rain and DRSformer (rainstream models lists them).",
         epilog=EPILOG,
@@ -75,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from rainstream.log import setup_logging
+    from rainstream.log import redact, setup_logging
 
     setup_logging(verbose=args.verbose, flags=lambda text: flag_text(text, parser))
     try:
@@ -83,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except RainstreamError as exc:
         # exit code 130: an interruption that left a usable output, reported without "error:"
         prefix = "" if exc.exit_code == 130 else "error: "
-        print(prefix + flag_text(str(exc), parser), file=sys.stderr)
+        print(prefix + flag_text(redact(str(exc)), parser), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -82,13 +82,16 @@ def register(subparsers) -> None:
     g.add_argument("--stall-timeout", type=float, dest="stall_timeout",
                    help="seconds without a frame before reconnecting (default 5)")
     g.add_argument("--video-size", dest="video_size", help="webcam capture size, e.g. 1280x720")
+    g.add_argument("--credentials", metavar="FILE",
+                   help="file whose first line is user:password, for a URL without them (or set "
+                        "RAINSTREAM_CREDENTIALS=user:password), so no password sits on the command line")
     p.set_defaults(func=handle, extra_positionals="args")
 
 
 # flag destinations that are run settings (same names as the config keys)
 SETTINGS = ("model", "weights", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
             "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
-            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size")
+            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size", "credentials")
 
 
 def split_arguments(values: list[str]) -> tuple[list[str], list[str]]:

@@ -41,6 +41,7 @@ class LiveOptions:
     realtime: bool = True  # files: deliver at their frame rate, like a camera
     video_size: str | None = None  # webcam: e.g. 1280x720
     framerate: str | None = None  # webcam: e.g. 30
+    credentials: str | None = None  # file holding user:password (else $RAINSTREAM_CREDENTIALS)
 
     def __post_init__(self) -> None:
         if self.transport not in ("tcp", "udp"):
@@ -102,7 +103,7 @@ class LiveSource:
     def __init__(self, spec: str, options: LiveOptions = LiveOptions()):
         self.options = options
         self.target: Target = resolve_target(spec, options.transport, options.read_timeout,
-                                             options.video_size, options.framerate)
+                                             options.video_size, options.framerate, options.credentials)
         self.reconnects = 0
         self._closed = threading.Event()
         self._conn: Connection | None = None

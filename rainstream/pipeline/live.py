@@ -28,7 +28,8 @@ class LiveJob(Job):
         if not isinstance(self.input, str):
             raise RainstreamError("a live job needs a stream URL, a webcam or a file path")
         o = config.live
-        resolve_target(self.input, o.transport, o.read_timeout, o.video_size, o.framerate)  # scheme, webcam
+        resolve_target(self.input, o.transport, o.read_timeout, o.video_size, o.framerate,
+                       o.credentials)  # scheme, webcam, credentials
         check_live_output(self.output)
         config.validate()
 
