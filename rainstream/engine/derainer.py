@@ -36,7 +36,7 @@ _SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 @dataclass
 class _Chunk:
-    """Tiles run in one model call, and (reduced precision only) a device flag: all outputs finite."""
+    """Tiles run in one model call, and a device flag: all outputs finite (None once checked)."""
 
     indices: range
     finite: torch.Tensor | None = None
@@ -208,11 +208,11 @@ class Derainer:
             chunk = min(self._max_tiles, total)  # static shape for compiled backends: short chunks are padded
             indices = range(start, min(start + chunk, total))
             y = self._infer_bounded(extract_tiles(x, plan, indices), self.config.precision, chunk)
-            entry = _Chunk(indices)
+            # Every precision records whether the chunk is finite (a device flag: checking it here would
+            # stall the host on the GPU for every chunk); _repair reads the flags once per batch.
+            entry = _Chunk(indices, finite=torch.isfinite(y).all())
             if reduced:
-                # A non-finite chunk contributes nothing now and is re-run in _repair; checking the flag here
-                # would stall the host on the GPU for every chunk.
-                entry.finite = torch.isfinite(y).all()
+                # A non-finite chunk contributes nothing now and is re-run in _repair in a wider precision.
                 y = torch.where(entry.finite, y, torch.zeros((), dtype=y.dtype, device=y.device))
             accumulate_tiles(work.out, y, plan, indices, weights)
             work.chunks.append(entry)
@@ -226,8 +226,12 @@ class Derainer:
         with self._compute_context():
             finite = torch.stack([c.finite for c in work.chunks if c.finite is not None]).cpu()
             bad = [c for c, ok in zip((c for c in work.chunks if c.finite is not None), finite.tolist()) if not ok]
+            for c in work.chunks:
+                c.finite = None
             if not bad:
                 return False
+            if self.config.precision == "fp32":
+                raise self._nonfinite_error("fp32")
             wider = fallback_precision(self.config.precision, self.device)
             if not self._warned_nonfinite:
                 logger.warning(f"{self.config.precision} gave inf/NaN on some tiles; re-running them in {wider} "
@@ -235,9 +239,17 @@ class Derainer:
                 self._warned_nonfinite = True
             for c in bad:
                 y = self._infer_bounded(extract_tiles(work.x, work.plan, c.indices), wider, len(c.indices), eager=True)
+                if not bool(torch.isfinite(y).all()):
+                    raise self._nonfinite_error(f"{self.config.precision} and again in {wider}")
                 accumulate_tiles(work.out, y, work.plan, c.indices, work.weights)
-                c.finite = None
         return True
+
+    def _nonfinite_error(self, where: str) -> RainstreamError:
+        """A model whose output is inf/NaN in full precision: never written out as black frames."""
+        source = getattr(self.model, "weights_source", None)
+        weights = f"the weights {source}" if source else "the model's weights"
+        return RainstreamError(f"the model gave inf/NaN output in {where}: {weights} are damaged or do not suit "
+                               "this model; stopped rather than write black frames")
 
     def _compute_context(self):
         """Work outside submit() that touches a submitted batch must queue behind it on the compute stream."""

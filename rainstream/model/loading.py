@@ -91,7 +91,9 @@ def _shown(name: str | Any) -> str:
 def load_weights(weights: str | Path, name: str | Any = None) -> nn.Module:
     """The network a weights file describes, filled from it (on the CPU, train mode as built)."""
     state, metadata = read_state_dict(weights)
-    return model_from_state(state, str(weights), name, metadata)
+    model = model_from_state(state, str(weights), name, metadata)
+    model.weights_source = str(weights)  # named by the engine if the model's output goes non-finite
+    return model
 
 
 def model_from_state(state: dict[str, torch.Tensor], source: str, name: str | Any = None,
