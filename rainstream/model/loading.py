@@ -11,7 +11,7 @@ from loguru import logger
 from torch import nn
 
 from rainstream.devices import resolve_device
-from rainstream.errors import CheckpointError
+from rainstream.errors import CheckpointError, RainstreamError
 from rainstream.model.checkpoint import read_state_dict
 from rainstream.model.registry import (ARCHITECTURES, DEFAULT_MODEL, Architecture, all_variants, architecture_of,
                                        detect, resolve)
@@ -72,7 +72,7 @@ def identify(state: dict[str, torch.Tensor], source: str, name: str | Any = None
         try:
             return arch, arch.config_type.from_dict(json.loads(recorded)) if recorded else arch.variants[
                 arch.default_variant]
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RainstreamError) as exc:
             raise CheckpointError(f"{source}: its metadata does not describe a {arch.title} config ({exc})") from None
     arch, _, base = resolve(name)
     if not found:
