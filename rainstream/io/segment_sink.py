@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from typing import Callable
 
 import av
 from loguru import logger
@@ -28,8 +29,12 @@ SEGMENT_EXT = ".mp4"
 class SegmentSink(Sink):
     """``write(frame)`` in presentation order, ``close()`` to flush the open segment."""
 
-    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal):
+    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal,
+                 lost_pts: Callable[[int | None, int], list[int]] | None = None):
+        """``lost_pts(after, upto)``: the input frames lost to damage in that pts range, journaled
+        with each segment so that a resumed job knows what the interrupted one lost."""
         self.work_dir = work_dir
+        self._lost_pts = lost_pts
         self.info = info
         self.options = options
         self.journal = journal
@@ -81,6 +86,8 @@ class SegmentSink(Sink):
             c.close()
         final = os.path.join(self.work_dir, seg.file)
         os.replace(self._tmp_path, final)
+        if self._lost_pts is not None:
+            seg.lost_pts = list(self._lost_pts(self.journal.last_pts, seg.last_pts))
         self.journal.segments.append(seg)
         self.journal.save(self.work_dir)
         logger.debug(f"segment {seg.file}: frames {seg.first_index}..{seg.first_index + seg.frames - 1}")

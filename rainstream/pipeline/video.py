@@ -126,7 +126,9 @@ class VideoJob(Job):
         if total is not None and p.frames is not None:
             total = min(total, p.frames)
         with source:
-            with SegmentSink(work_dir, source.info, config.encode, journal) as sink:
+            report = getattr(source, "report", None)
+            lost = report.lost_pts if report is not None else None
+            with SegmentSink(work_dir, source.info, config.encode, journal, lost_pts=lost) as sink:
                 summary = runner.run(source, sink, total=total, initial=done_before)
         summary = dataclasses.replace(summary, output=self.output, frames=journal.frames_done)
         segments = [(os.path.join(work_dir, s.file), s.offset_seconds) for s in journal.segments]
@@ -147,18 +149,29 @@ class VideoJob(Job):
         return summary
 
     def _check_missing(self, source, journal: Journal, cut_short: bool) -> None:
+        """The missing-frames rule, the same for a resumed job as for an uninterrupted one: frames lost
+        in finished segments come from the journal, later ones (and a truncated end) from the source."""
         report = getattr(source, "report", None)
-        if report is None or not report.missing:
-            return
-        missing = report.missing_pts
-        if cut_short and journal.last_pts is not None:  # packets read ahead of the last frame kept
-            missing = [p for p in missing if p <= journal.last_pts]
-        if not missing:
+        lost = journal.lost_pts
+        ended_early = None
+        if report is not None and not cut_short:
+            lost = sorted(set(lost) | set(report.lost_pts(after=journal.last_pts)))
+            ended_early = report.ended_early
+        if not lost and ended_early is None:
             return
         tb = source.info.time_base
-        shown = ", ".join(f"{float(p * tb):.3f}s" for p in missing[:10])
-        count = len(missing) if cut_short else report.missing
-        what = f"{count} input frame(s) could not be decoded (at {shown})"
+        problems = []
+        if lost:
+            shown = ", ".join(f"{float(p * tb):.3f}s" for p in lost[:10])
+            problems.append(f"{len(lost)} input frame(s) could not be decoded (at {shown}"
+                            f"{', ...' if len(lost) > 10 else ''})")
+        if ended_early is not None:
+            ended, announced = ended_early
+            rate = float(source.info.rate) if source.info.rate else 25.0
+            problems.append(f"the input's frames end at {ended:.2f}s, before its announced duration of "
+                            f"{announced:.2f}s (truncated file?): about {round((announced - ended) * rate)} "
+                            "frame(s) missing")
+        what = "; ".join(problems)
         if not self.config.pipeline.allow_missing_frames:
             raise RainstreamError(f"{what}; the output would miss them, so it was not written "
                                   "(set `allow_missing_frames` to write it anyway)")
