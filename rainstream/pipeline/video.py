@@ -17,6 +17,7 @@ from loguru import logger
 
 from rainstream.errors import RainstreamError
 from rainstream.io.assemble import assemble, temp_path_for
+from rainstream.io.disk import disk_full_error, is_disk_full
 from rainstream.io.file_source import FileSource
 from rainstream.io.journal import Journal, input_signature
 from rainstream.io.segment_sink import SegmentSink
@@ -88,7 +89,13 @@ def prepare_journal(work_dir: str, input_path: str | None, identity: dict, resum
     except OSError as exc:
         raise RainstreamError(f"cannot create the work folder {work_dir}: {exc.strerror or exc}") from None
     journal = Journal(input_signature=signature, options=identity)
-    journal.save(work_dir)
+    try:
+        journal.save(work_dir)
+    except OSError as exc:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if is_disk_full(exc):
+            raise disk_full_error("starting the job", work_dir, None) from None
+        raise RainstreamError(f"cannot write to the work folder {work_dir}: {exc.strerror or exc}") from None
     return journal
 
 
