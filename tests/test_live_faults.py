@@ -80,7 +80,7 @@ def test_password_with_slash_is_refused_at_once_and_credentials_file_works(tmp_p
         creds.write_text(f"{USER}:{PASSWORD}\n")
         out = tmp_path / "rec.mkv"
         ok = subprocess.run(BASE + [f"rtsp://{cam.address}", "-o", str(out), "--credentials", str(creds),
-                                    "--duration", "2"],
+                                    "--frames", "3"],
                             capture_output=True, text=True, timeout=180, env=_env(PYTHONUNBUFFERED="1"))
         assert ok.returncode == 0, ok.stderr
         _assert_no_secret(ok.stdout, ok.stderr)
@@ -96,3 +96,120 @@ def test_password_with_slash_is_refused_at_once_and_credentials_file_works(tmp_p
         assert "Tok3nSecret" not in wrong.stdout + wrong.stderr
     finally:
         cam.stop()
+
+
+def _clip(tmp_path, frames=50):
+    from conftest import make_clip
+
+    return make_clip(tmp_path / "cam.mp4", width=32, height=32, frames=frames)
+
+
+@pytest.mark.slow
+def test_connections_without_video_count_against_max_retries(tmp_path):
+    from silent_rtsp import SilentCamera
+
+    cam = SilentCamera()  # first session: 10 frames; every later one: accepted, then silence
+    try:
+        t0 = time.monotonic()
+        run = subprocess.run(BASE + [cam.url, "-o", str(tmp_path / "rec.mkv"), "--max-retries", "1",
+                                     "--stall-timeout", "1"], capture_output=True, text=True, timeout=150, env=_env())
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.strip().splitlines()[-1].startswith("error: gave up on rtsp://127.0.0.1")
+        assert "reconnected" not in run.stderr and cam.sessions == 2  # the silent session was the one try
+        assert time.monotonic() - t0 < 120
+    finally:
+        cam.close()
+
+
+@pytest.mark.slow
+def test_duration_bounds_the_run_while_the_camera_is_down(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: the camera is down from the start
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = subprocess.run(BASE + [f"rtsp://127.0.0.1:{port}/cam", "-o", str(tmp_path / "rec.mkv"),
+                                 "--duration", "3", "--max-retries", "-1"],
+                         capture_output=True, text=True, timeout=90, env=_env())
+    assert run.returncode == 2, run.stderr
+    assert "no connection to rtsp://127.0.0.1" in run.stderr and "within --duration" in run.stderr
+
+    cam = Camera(password="")
+    try:
+        out = tmp_path / "rec.mkv"
+        proc = subprocess.Popen(BASE + [f"rtsp://{cam.address}", "-o", str(out), "--duration", "10",
+                                        "--max-retries", "-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=_env())
+        recording = tmp_path / "rec.recording.mkv"
+        deadline = time.monotonic() + 120
+        while not recording.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        cam.stop()  # the camera dies for good a moment after the recording started
+        killed = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert time.monotonic() - killed < 10 + 8  # the 10 s bound holds while reconnecting
+        assert "reconnecting" in err and out.exists()
+    finally:
+        cam.stop()
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_first_connection_opens_returns_at_once(tmp_path):
+    from silent_rtsp import SilentCamera
+
+    cam = SilentCamera(reply=False)  # accepts, never answers: FFmpeg's open would wait 10 s
+    try:
+        proc = subprocess.Popen(BASE + [cam.url, "-o", str(tmp_path / "rec.mkv")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=_env())
+        assert cam.connected.wait(120), "never connected"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 3
+        assert proc.returncode == 130 and "Traceback" not in err, err
+    finally:
+        cam.close()
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_live_run_exits_130(tmp_path):
+    out = tmp_path / "rec.mkv"
+    proc = subprocess.Popen(BASE + [_clip(tmp_path, 500), "--live", "-o", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=_env())
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "rec.recording.mkv").exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "SIGTERM" in err and "Traceback" not in err, err
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) >= 1
+
+
+@pytest.mark.slow
+def test_a_live_recording_never_overwrites(tmp_path):
+    clip = _clip(tmp_path, 10)
+    out = tmp_path / "rec.mkv"
+    survivor = tmp_path / "rec.recording.mkv"
+    survivor.write_bytes(b"what a crashed run recorded")
+    run = subprocess.run(BASE + [clip, "--live", "-o", str(out)], capture_output=True, text=True, timeout=120,
+                         env=_env())
+    assert run.returncode == 0, run.stderr
+    assert survivor.read_bytes() == b"what a crashed run recorded"
+    assert "keeping" in run.stderr and "rec.recording-1.mkv" in run.stderr
+    assert out.exists() and not (tmp_path / "rec.recording-1.mkv").exists()
+    first = out.read_bytes()
+
+    again = subprocess.run(BASE + [clip, "--live", "-o", str(out)], capture_output=True, text=True, timeout=120,
+                           env=_env())
+    assert again.returncode == 2 and out.read_bytes() == first
+    assert again.stderr.strip().splitlines()[-1] == f"error: {out} already exists; set --overwrite to replace it, " \
+                                                    "or choose another name"
+    replaced = subprocess.run(BASE + [clip, "--live", "-o", str(out), "-y"], capture_output=True, text=True,
+                              timeout=120, env=_env())
+    assert replaced.returncode == 0, replaced.stderr
+    assert survivor.read_bytes() == b"what a crashed run recorded"

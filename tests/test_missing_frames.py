@@ -39,7 +39,7 @@ def test_damaged_keyframe_counts_every_frame_it_takes_down(tmp_path):
     out = tmp_path / "out.mp4"
     with pytest.raises(RainstreamError, match=r"^25 input frame\(s\) could not be decoded \(at 1\.000s"):
         rainstream.derain(bad, out, derainer=InvertEngine(), progress=False)
-    assert not out.exists()
+    assert not out.exists() and not os.path.exists(work_dir_for(str(out)))
 
 
 def _truncated_mkv(tmp_path) -> str:
@@ -118,7 +118,7 @@ def test_resume_keeps_the_missing_frames_rule(tmp_path, tiny_weights):
                              text=True, timeout=300)
     assert resumed.returncode == 2 and "resuming:" in resumed.stderr
     assert resumed.stderr.strip().splitlines()[-1] == expected  # same line as the uninterrupted run
-    assert not out.exists()
+    assert not out.exists() and not os.path.exists(work_dir_for(str(out)))  # a refusal leaves no work folder
 
     allowed = subprocess.run(_cli(bad, out, tiny_weights, "--resume", "--allow-missing-frames"), env=ENV,
                              capture_output=True, text=True, timeout=300)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
+import threading
 
 from rainstream.errors import RainstreamError
 
@@ -72,6 +74,10 @@ def flag_text(message: str, parser: argparse.ArgumentParser) -> str:
     return _SETTING.sub(lambda m: flags.get(m.group(1).rpartition(".")[2], m.group(1)), message)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -84,9 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from rainstream.log import redact, setup_logging
+    from rainstream.log import setup_logging
 
     setup_logging(verbose=args.verbose, flags=lambda text: flag_text(text, parser))
+    # SIGTERM stops like Ctrl-C wherever a job has not installed its own orderly stop (exit 130)
+    main_thread = threading.current_thread() is threading.main_thread()
+    saved = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args, parser)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, saved)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rainstream.log import redact
+
     try:
         return int(args.func(args) or 0)
     except RainstreamError as exc:

@@ -71,6 +71,8 @@ def register(subparsers) -> None:
                         "a file is then played as a camera)")
     j.add_argument("--allow-missing-frames", action="store_true", default=None, dest="allow_missing_frames",
                    help="write the output even if some input frames cannot be decoded")
+    j.add_argument("-y", "--overwrite", action="store_true", default=None,
+                   help="live recording: replace an existing OUTPUT (never done without it)")
     j.add_argument("--frames", type=int, metavar="N", help="stop after N frames (a preview of a file)")
     j.add_argument("-t", "--duration", type=float, metavar="SECONDS",
                    help="stop after this many seconds: of a file's timeline, or of a live recording")
@@ -90,7 +92,8 @@ def register(subparsers) -> None:
 
 # flag destinations that are run settings (same names as the config keys)
 SETTINGS = ("model", "weights", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
-            "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
+            "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live",
+            "allow_missing_frames", "overwrite",
             "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size", "credentials")
 
 

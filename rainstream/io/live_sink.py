@@ -4,7 +4,8 @@ A live recording has no end to wait for, so it cannot use the file pipeline's se
 sink. Matroska and MPEG-TS are readable up to the last written cluster/packet, and MP4 is written
 fragmented (``frag_keyframe+empty_moov``) for the same reason; packets are flushed as they are muxed.
 The file is written as ``NAME.recording.EXT`` and renamed to ``NAME.EXT`` when the recording stops
-(after a crash the ``.recording`` file is the playable result). Encoding uses x264's zerolatency tune
+(after a crash the ``.recording`` file is the playable result; a later run never overwrites it, and
+replaces an existing ``NAME.EXT`` only when asked to). Encoding uses x264's zerolatency tune
 and a keyframe every 2 s so a viewer or a crash never waits long for one.
 """
 from __future__ import annotations
@@ -33,13 +34,25 @@ def is_publish_url(output: str) -> bool:
     return "://" in output and output.split("://", 1)[0].lower() in PUBLISH_FORMATS
 
 
-def recording_path(output: str) -> str:
+def recording_path(output: str, number: int = 0) -> str:
+    """``NAME.recording.EXT`` (``NAME.recording-N.EXT`` for ``number`` N > 0)."""
     root, ext = os.path.splitext(output)
-    return f"{root}.recording{ext}"
+    return f"{root}.recording{f'-{number}' if number else ''}{ext}"
 
 
-def check_live_output(output: str) -> None:
-    """Fail before connecting to the camera when the output cannot work."""
+def free_recording_path(output: str) -> str:
+    """The first recording name that no earlier run left behind: a crash survivor is never overwritten."""
+    number = 0
+    while os.path.exists(recording_path(output, number)):
+        number += 1
+    if number:
+        logger.warning(f"keeping {recording_path(output)}, left by an earlier recording that did not finish; "
+                       f"this one is written as {recording_path(output, number)} until it ends")
+    return recording_path(output, number)
+
+
+def check_live_output(output: str, overwrite: bool = False) -> None:
+    """Fail before connecting to the camera when the output cannot work (or would replace a file)."""
     output = os.fspath(output)
     if "://" in output:
         if not is_publish_url(output):
@@ -54,13 +67,16 @@ def check_live_output(output: str) -> None:
         raise RainstreamError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK):
         raise RainstreamError(f"output folder is not writable: {folder}")
+    if os.path.exists(output) and not overwrite:
+        raise RainstreamError(f"{output} already exists; set `overwrite` to replace it, or choose another name")
 
 
 class LiveSink(Sink):
     """``write(frame)`` with increasing pts, then ``close()``; ``abort()`` after an error (keeps the file)."""
 
-    def __init__(self, output: str, info: VideoInfo, encode: EncodeOptions = EncodeOptions()):
-        check_live_output(output)
+    def __init__(self, output: str, info: VideoInfo, encode: EncodeOptions = EncodeOptions(),
+                 overwrite: bool = False):
+        check_live_output(output, overwrite)
         self.output = os.fspath(output)
         self.info = info
         self.encode = encode
@@ -79,7 +95,7 @@ class LiveSink(Sink):
             self._format = PUBLISH_FORMATS[scheme]
             self._options = {"rtsp_transport": "tcp"} if self._format == "rtsp" else {}
         else:
-            self._path = recording_path(self.output)
+            self._path = free_recording_path(self.output)
             self._format = FILE_FORMATS[os.path.splitext(self.output)[1].lower()]
             self._options = {"flush_packets": "1"}
             if self._format == "matroska":

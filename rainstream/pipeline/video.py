@@ -149,7 +149,11 @@ class VideoJob(Job):
             logger.info(summary.line())
             raise Interrupted(f"interrupted: {self.output} is playable and holds the first {journal.frames_done} "
                               "frames; run the same command with `resume` to finish it")
-        self._check_missing(source, journal, cut_short)
+        try:
+            self._check_missing(source, journal, cut_short)
+        except RainstreamError:
+            shutil.rmtree(work_dir, ignore_errors=True)  # a refusal, not an interruption: nothing to resume
+            raise
         assemble(segments, self.output, self.input_path, audio_end_time=end)
         shutil.rmtree(work_dir, ignore_errors=True)
         logger.info(summary.line())
