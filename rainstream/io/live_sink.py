@@ -11,6 +11,7 @@ and a keyframe every 2 s so a viewer or a crash never waits long for one.
 from __future__ import annotations
 
 import os
+import time
 from fractions import Fraction
 
 import av
@@ -27,6 +28,8 @@ from rainstream.log import redact
 FILE_FORMATS = {".mkv": "matroska", ".webm": "matroska", ".ts": "mpegts", ".m2ts": "mpegts",
                 ".mp4": "mp4", ".mov": "mov"}
 PUBLISH_FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv"}
+PUBLISH_RETRY_S = 1.0  # a departed receiver: how often to try publishing again...
+PUBLISH_GIVE_UP_S = 60.0  # ...and for how long before the run ends with an error
 _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
 
 
@@ -130,7 +133,10 @@ class LiveSink(Sink):
 
     def write(self, frame: Frame) -> None:
         if self._container is None:
-            self._open(frame)
+            if self._gone_since is None:
+                self._open(frame)
+            elif not self._reopen(frame):
+                return  # the receiver is still gone: this frame is dropped
         if self._last_pts is not None and frame.pts <= self._last_pts:
             return  # a live sink cannot go back in time; never happens with LiveSource pts
         vf = rgb_to_frame(frame.image, self._pix_fmt, self._matrix, self._range)
@@ -139,10 +145,44 @@ class LiveSink(Sink):
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
-            raise RainstreamError(f"writing {self.where} failed: "
-                                  f"{redact(getattr(exc, 'strerror', None) or str(exc))}") from None
+            reason = redact(getattr(exc, 'strerror', None) or str(exc))
+            if not self.publishing:
+                raise RainstreamError(f"writing {self.where} failed: {reason}") from None
+            self._receiver_left(reason)
+            return
         self._last_pts = frame.pts
         self.frames_written += 1
+
+    # -- a re-published stream whose receiver leaves (RTSP and RTMP alike) ---------------------
+    _gone_since: float | None = None
+    _next_try = 0.0
+
+    def _receiver_left(self, reason: str) -> None:
+        """Drop the connection and keep going: frames are dropped until the receiver is back."""
+        logger.warning(f"the receiver at {self.where} went away ({reason}); publishing again when it "
+                       f"is back (trying every {PUBLISH_RETRY_S:.0f} s, for up to {PUBLISH_GIVE_UP_S:.0f} s)")
+        c, self._container, self._stream = self._container, None, None
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001 - the connection is already broken
+            pass
+        self._gone_since = time.monotonic()
+        self._next_try = self._gone_since + PUBLISH_RETRY_S
+
+    def _reopen(self, frame: Frame) -> bool:
+        now = time.monotonic()
+        if now < self._next_try:
+            return False
+        try:
+            self._open(frame)
+        except RainstreamError as exc:
+            if now - self._gone_since > PUBLISH_GIVE_UP_S:
+                raise RainstreamError(f"the receiver at {self.where} has been gone for "
+                                      f"{now - self._gone_since:.0f} s; last error: {exc}") from None
+            self._next_try = now + PUBLISH_RETRY_S
+            return False
+        self._gone_since = None
+        return True
 
     def close(self) -> None:
         """Flush the encoder and finish the file (renamed to its final name)."""
