@@ -76,7 +76,7 @@ class PendingBatch:
             if self._derainer._repair(self._work):
                 # rare: some chunk went non-finite and was re-run; fetch the repaired frames synchronously
                 with self._derainer._compute_context():
-                    self._host_out = self._derainer._to_integer(self._work.out.clamp_(0.0, 1.0), self._dtype).cpu()
+                    self._host_out = self._derainer._to_integer(self._work.out, self._dtype).cpu()
             host = self._host_out.numpy()
             if self._dtype == np.uint16:
                 host = host.view(np.uint16)
@@ -166,7 +166,7 @@ class Derainer:
             host_view[i] = image
         if not cuda:
             work = self._start(self._to_float(host_in, dtype))
-            host_out = self._to_integer(work.out.clamp(0.0, 1.0), dtype)
+            host_out = self._to_integer(work.out, dtype)
             return PendingBatch(self, work, host_out, None, dtype)
 
         upload, compute, download = self._streams
@@ -178,7 +178,7 @@ class Derainer:
             compute.wait_event(uploaded)
             dev_in.record_stream(compute)
             work = self._start(self._to_float(dev_in, dtype))
-            dev_out = self._to_integer(work.out.clamp(0.0, 1.0), dtype)
+            dev_out = self._to_integer(work.out, dtype)
             computed = torch.cuda.Event()
             computed.record(compute)
         with torch.cuda.stream(download):
@@ -290,18 +290,32 @@ class Derainer:
 
     @staticmethod
     def _to_float(raw: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
-        """(N, H, W, 3) uint8 / int16-bits-of-uint16 -> (N, 3, H, W) float32 in [0, 1]."""
-        values = raw.to(torch.int32).bitwise_and_(0xFFFF) if dtype == np.uint16 else raw
-        return values.permute(0, 3, 1, 2).to(torch.float32).div_(_SCALES[np.dtype(dtype)]).contiguous()
+        """(N, H, W, 3) uint8 / int16-bits-of-uint16 -> (N, 3, H, W) float32 in [0, 1].
+
+        One frame-sized float allocation (the permuted copy goes straight into it): on 4K frames each
+        extra one is ~100 MB of fresh pages for the kernel to fault in and zero."""
+        n, h, w, c = raw.shape
+        out = torch.empty((n, c, h, w), dtype=torch.float32, device=raw.device)
+        if dtype == np.uint16:
+            out.copy_(raw.permute(0, 3, 1, 2))
+            out.add_(65536).remainder_(65536)  # int16 bits -> 0..65535, exact in float32
+        else:
+            out.copy_(raw.permute(0, 3, 1, 2))
+        return out.div_(_SCALES[np.dtype(dtype)])
 
     @staticmethod
     def _to_integer(x: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
-        """(N, 3, H, W) float in [0, 1] -> (N, H, W, 3) uint8 / int16 bits of uint16, rounded."""
-        values = x.mul(_SCALES[np.dtype(dtype)]).round_().permute(0, 2, 3, 1)
+        """(N, 3, H, W) float -> (N, H, W, 3) uint8 / int16 bits of uint16, clamped to [0, 1] and rounded.
+        One float and one integer allocation (``x`` itself is left as it is)."""
+        scale = _SCALES[np.dtype(dtype)]
+        values = x.mul(scale).clamp_(0.0, scale).round_()
+        n, c, h, w = values.shape
         if dtype == np.uint8:
-            return values.to(torch.uint8).contiguous()
-        values = values.to(torch.int32)
-        return torch.where(values > 32767, values - 65536, values).to(torch.int16).contiguous()
+            out = torch.empty((n, h, w, c), dtype=torch.uint8, device=values.device)
+            return out.copy_(values.permute(0, 2, 3, 1))
+        values = torch.where(values > 32767, values - 65536, values)
+        out = torch.empty((n, h, w, c), dtype=torch.int16, device=values.device)
+        return out.copy_(values.permute(0, 2, 3, 1))
 
 
 def _check_image(image: np.ndarray) -> None:

@@ -128,7 +128,9 @@ class VideoJob(Job):
         limit = None
         if p.frames is not None or p.duration is not None:
             limit = FrameLimit(frames=p.frames, seconds=p.duration, start_time=self.info.start_time)
-        runner = self.runner(derainer, limit=limit)
+        info = self.info
+        runner = self.runner(derainer, limit=limit,
+                             frame_bytes=info.width * info.height * 3 * (2 if info.high_bit_depth else 1))
         total = self.info.frame_count
         if total is not None and p.frames is not None:
             total = min(total, p.frames)
