@@ -94,6 +94,8 @@ def check_type(key: str, value: Any, tp: Any) -> Any:
             if len(args) == len(value):
                 return tuple(check_type(key, v, a) for v, a in zip(value, args))
     elif tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value != value:  # NaN (YAML .nan) compares false with everything: no setting means it
+            raise RainstreamError(f"config key {key!r} expects a number, got nan")
         return float(value)
     elif tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -139,7 +141,10 @@ def set_dotted(values: dict[str, Any], key: str, value: Any) -> None:
     """``values["a"]["b"] = value`` for ``key = "a.b"``, creating sections as needed."""
     node = values
     *parents, leaf = key.split(".")
-    for part in parents:
+    for n, part in enumerate(parents):
+        if node.get(part) is not None and not isinstance(node[part], dict):
+            section = ".".join(parents[:n + 1])
+            raise RainstreamError(f"config section {section!r} must be a mapping, got {node[part]!r}")
         if not isinstance(node.get(part), dict):
             node[part] = {}
         node = node[part]

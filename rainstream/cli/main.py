@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
+import threading
 
 from rainstream.errors import RainstreamError
 
@@ -28,8 +30,17 @@ EPILOG = """examples:
 _SETTING = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors quote the arguments (a stream URL with its password): redacted."""
+
+    def error(self, message: str):
+        from rainstream.log import redact
+
+        super().error(redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rainstream",
         description="Real-time video deraining with NeRD-Rain and DRSformer (rainstream models lists them).",
         epilog=EPILOG,
@@ -63,6 +74,10 @@ def flag_text(message: str, parser: argparse.ArgumentParser) -> str:
     return _SETTING.sub(lambda m: flags.get(m.group(1).rpartition(".")[2], m.group(1)), message)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -78,12 +93,25 @@ def main(argv: list[str] | None = None) -> int:
     from rainstream.log import setup_logging
 
     setup_logging(verbose=args.verbose, flags=lambda text: flag_text(text, parser))
+    # SIGTERM stops like Ctrl-C wherever a job has not installed its own orderly stop (exit 130)
+    main_thread = threading.current_thread() is threading.main_thread()
+    saved = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args, parser)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, saved)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rainstream.log import redact
+
     try:
         return int(args.func(args) or 0)
     except RainstreamError as exc:
         # exit code 130: an interruption that left a usable output, reported without "error:"
         prefix = "" if exc.exit_code == 130 else "error: "
-        print(prefix + flag_text(str(exc), parser), file=sys.stderr)
+        print(prefix + flag_text(redact(str(exc)), parser), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

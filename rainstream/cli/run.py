@@ -90,6 +90,8 @@ def register(subparsers) -> None:
                         "a file is then played as a camera)")
     j.add_argument("--allow-missing-frames", action="store_true", default=None, dest="allow_missing_frames",
                    help="write the output even if some input frames cannot be decoded")
+    j.add_argument("-y", "--overwrite", action="store_true", default=None,
+                   help="live recording: replace an existing OUTPUT (never done without it)")
     j.add_argument("--frames", type=int, metavar="N", help="stop after N frames (a preview of a file)")
     j.add_argument("-t", "--duration", type=float, metavar="SECONDS",
                    help="stop after this many seconds: of a file's timeline, or of a live recording")
@@ -116,13 +118,17 @@ def register(subparsers) -> None:
     g.add_argument("--stall-timeout", type=float, dest="stall_timeout",
                    help="seconds without a frame before reconnecting (default 5)")
     g.add_argument("--video-size", dest="video_size", help="webcam capture size, e.g. 1280x720")
+    g.add_argument("--credentials", metavar="FILE",
+                   help="file whose first line is user:password, for a URL without them (or set "
+                        "RAINSTREAM_CREDENTIALS=user:password), so no password sits on the command line")
     p.set_defaults(func=handle, extra_positionals="args")
 
 
 # flag destinations that are run settings (same names as the config keys)
-SETTINGS = ("model", "weights", "allow_untrained", "device", "tile", "overlap", "max_tiles", "backend", "precision", "batch",
-            "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live", "allow_missing_frames",
-            "frames", "duration", "progress", "transport", "max_retries", "stall_timeout", "video_size",
+SETTINGS = ("model", "weights", "allow_untrained", "device", "tile", "overlap", "max_tiles", "backend", "precision",
+            "batch", "codec", "crf", "preset", "pix_fmt", "segment_frames", "resume", "live",
+            "allow_missing_frames", "overwrite", "frames", "duration", "progress", "transport", "max_retries",
+            "stall_timeout", "video_size", "credentials",
             "recursive", "format", "report", "ray", "workers", "gpus_per_worker", "part_frames")
 
 

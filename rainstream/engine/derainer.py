@@ -36,7 +36,7 @@ _SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 @dataclass
 class _Chunk:
-    """Tiles run in one model call, and (reduced precision only) a device flag: all outputs finite."""
+    """Tiles run in one model call, and a device flag: all outputs finite (None once checked)."""
 
     indices: range
     finite: torch.Tensor | None = None
@@ -76,7 +76,7 @@ class PendingBatch:
             if self._derainer._repair(self._work):
                 # rare: some chunk went non-finite and was re-run; fetch the repaired frames synchronously
                 with self._derainer._compute_context():
-                    self._host_out = self._derainer._to_integer(self._work.out.clamp_(0.0, 1.0), self._dtype).cpu()
+                    self._host_out = self._derainer._to_integer(self._work.out, self._dtype).cpu()
             host = self._host_out.numpy()
             if self._dtype == np.uint16:
                 host = host.view(np.uint16)
@@ -166,7 +166,7 @@ class Derainer:
             host_view[i] = image
         if not cuda:
             work = self._start(self._to_float(host_in, dtype))
-            host_out = self._to_integer(work.out.clamp(0.0, 1.0), dtype)
+            host_out = self._to_integer(work.out, dtype)
             return PendingBatch(self, work, host_out, None, dtype)
 
         upload, compute, download = self._streams
@@ -178,7 +178,7 @@ class Derainer:
             compute.wait_event(uploaded)
             dev_in.record_stream(compute)
             work = self._start(self._to_float(dev_in, dtype))
-            dev_out = self._to_integer(work.out.clamp(0.0, 1.0), dtype)
+            dev_out = self._to_integer(work.out, dtype)
             computed = torch.cuda.Event()
             computed.record(compute)
         with torch.cuda.stream(download):
@@ -208,11 +208,11 @@ class Derainer:
             chunk = min(self._max_tiles, total)  # static shape for compiled backends: short chunks are padded
             indices = range(start, min(start + chunk, total))
             y = self._infer_bounded(extract_tiles(x, plan, indices), self.config.precision, chunk)
-            entry = _Chunk(indices)
+            # Every precision records whether the chunk is finite (a device flag: checking it here would
+            # stall the host on the GPU for every chunk); _repair reads the flags once per batch.
+            entry = _Chunk(indices, finite=torch.isfinite(y).all())
             if reduced:
-                # A non-finite chunk contributes nothing now and is re-run in _repair; checking the flag here
-                # would stall the host on the GPU for every chunk.
-                entry.finite = torch.isfinite(y).all()
+                # A non-finite chunk contributes nothing now and is re-run in _repair in a wider precision.
                 y = torch.where(entry.finite, y, torch.zeros((), dtype=y.dtype, device=y.device))
             accumulate_tiles(work.out, y, plan, indices, weights)
             work.chunks.append(entry)
@@ -226,8 +226,12 @@ class Derainer:
         with self._compute_context():
             finite = torch.stack([c.finite for c in work.chunks if c.finite is not None]).cpu()
             bad = [c for c, ok in zip((c for c in work.chunks if c.finite is not None), finite.tolist()) if not ok]
+            for c in work.chunks:
+                c.finite = None
             if not bad:
                 return False
+            if self.config.precision == "fp32":
+                raise self._nonfinite_error("fp32")
             wider = fallback_precision(self.config.precision, self.device)
             if not self._warned_nonfinite:
                 logger.warning(f"{self.config.precision} gave inf/NaN on some tiles; re-running them in {wider} "
@@ -235,9 +239,17 @@ class Derainer:
                 self._warned_nonfinite = True
             for c in bad:
                 y = self._infer_bounded(extract_tiles(work.x, work.plan, c.indices), wider, len(c.indices), eager=True)
+                if not bool(torch.isfinite(y).all()):
+                    raise self._nonfinite_error(f"{self.config.precision} and again in {wider}")
                 accumulate_tiles(work.out, y, work.plan, c.indices, work.weights)
-                c.finite = None
         return True
+
+    def _nonfinite_error(self, where: str) -> RainstreamError:
+        """A model whose output is inf/NaN in full precision: never written out as black frames."""
+        source = getattr(self.model, "weights_source", None)
+        weights = f"the weights {source}" if source else "the model's weights"
+        return RainstreamError(f"the model gave inf/NaN output in {where}: {weights} are damaged or do not suit "
+                               "this model; stopped rather than write black frames")
 
     def _compute_context(self):
         """Work outside submit() that touches a submitted batch must queue behind it on the compute stream."""
@@ -278,18 +290,32 @@ class Derainer:
 
     @staticmethod
     def _to_float(raw: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
-        """(N, H, W, 3) uint8 / int16-bits-of-uint16 -> (N, 3, H, W) float32 in [0, 1]."""
-        values = raw.to(torch.int32).bitwise_and_(0xFFFF) if dtype == np.uint16 else raw
-        return values.permute(0, 3, 1, 2).to(torch.float32).div_(_SCALES[np.dtype(dtype)]).contiguous()
+        """(N, H, W, 3) uint8 / int16-bits-of-uint16 -> (N, 3, H, W) float32 in [0, 1].
+
+        One frame-sized float allocation (the permuted copy goes straight into it): on 4K frames each
+        extra one is ~100 MB of fresh pages for the kernel to fault in and zero."""
+        n, h, w, c = raw.shape
+        out = torch.empty((n, c, h, w), dtype=torch.float32, device=raw.device)
+        if dtype == np.uint16:
+            out.copy_(raw.permute(0, 3, 1, 2))
+            out.add_(65536).remainder_(65536)  # int16 bits -> 0..65535, exact in float32
+        else:
+            out.copy_(raw.permute(0, 3, 1, 2))
+        return out.div_(_SCALES[np.dtype(dtype)])
 
     @staticmethod
     def _to_integer(x: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
-        """(N, 3, H, W) float in [0, 1] -> (N, H, W, 3) uint8 / int16 bits of uint16, rounded."""
-        values = x.mul(_SCALES[np.dtype(dtype)]).round_().permute(0, 2, 3, 1)
+        """(N, 3, H, W) float -> (N, H, W, 3) uint8 / int16 bits of uint16, clamped to [0, 1] and rounded.
+        One float and one integer allocation (``x`` itself is left as it is)."""
+        scale = _SCALES[np.dtype(dtype)]
+        values = x.mul(scale).clamp_(0.0, scale).round_()
+        n, c, h, w = values.shape
         if dtype == np.uint8:
-            return values.to(torch.uint8).contiguous()
-        values = values.to(torch.int32)
-        return torch.where(values > 32767, values - 65536, values).to(torch.int16).contiguous()
+            out = torch.empty((n, h, w, c), dtype=torch.uint8, device=values.device)
+            return out.copy_(values.permute(0, 2, 3, 1))
+        values = torch.where(values > 32767, values - 65536, values)
+        out = torch.empty((n, h, w, c), dtype=torch.int16, device=values.device)
+        return out.copy_(values.permute(0, 2, 3, 1))
 
 
 def _check_image(image: np.ndarray) -> None:

@@ -154,7 +154,8 @@ def accumulate_tiles(out: torch.Tensor, tiles: torch.Tensor, plan: TilePlan, ind
     for tile, g in zip(tiles, indices):
         n, t = divmod(g, plan.n_tiles)
         y, x = plan.origin(t)
-        out[n, :, y:y + plan.tile_h, x:x + plan.tile_w] += tile.to(out.dtype) * weights[t]
+        # in place, no tile-sized temporary per tile
+        out[n, :, y:y + plan.tile_h, x:x + plan.tile_w].addcmul_(tile.to(out.dtype), weights[t])
 
 
 def split_tiles(frames: torch.Tensor, plan: TilePlan) -> torch.Tensor:

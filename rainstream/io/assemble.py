@@ -22,6 +22,7 @@ import av
 from loguru import logger
 
 from rainstream.errors import RainstreamError
+from rainstream.io.disk import disk_full_error, is_disk_full
 
 _PASSTHROUGH_TYPES = ("audio", "subtitle")
 
@@ -107,9 +108,14 @@ def assemble(segment_paths: list[tuple[str, Fraction]], output: str, passthrough
     try:
         _write(segment_paths, tmp, passthrough_from, audio_end_time)
         os.replace(tmp, output)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if is_disk_full(exc) or is_disk_full(exc.__context__):
+            needed = sum(os.path.getsize(p) for p, _ in segment_paths if os.path.exists(p))
+            raise disk_full_error(f"writing {output}", os.path.dirname(os.path.abspath(output)) or ".", needed,
+                                  "the encoded segments are kept: free some space and run the same command "
+                                  "with `resume` to write it") from None
         raise
 
 
@@ -151,9 +157,11 @@ def _write(segment_paths, tmp, passthrough_from, audio_end_time) -> None:
             packet.stream = target
             out.mux(packet)
     except av.error.FFmpegError as exc:
+        if is_disk_full(exc):
+            raise
         raise RainstreamError(f"cannot write the output file: {exc}") from None
     finally:
         first.close()
         if src is not None:
             src.close()
-        out.close()
+        out.close()  # writes the trailer: may itself find the disk full

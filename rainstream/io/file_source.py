@@ -5,6 +5,7 @@ context manager; the pipeline runs it in its own thread. Live sources follow the
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import time
@@ -32,8 +33,10 @@ class DecodeReport:
 
     packet_pts: list = field(default_factory=list)
     frame_pts: list = field(default_factory=list)
+    keyframe_pts: list = field(default_factory=list)  # pts of decoded keyframes
     errors: int = 0  # decode calls that raised
     corrupt_frames: int = 0  # frames decoded with the corrupt flag (concealed, still output)
+    ended_early: tuple[float, float] | None = None  # (where the frames end, announced end), seconds
 
     @property
     def packets(self) -> int:
@@ -52,6 +55,27 @@ class DecodeReport:
         if not self.missing:
             return []
         return sorted(set(p for p in self.packet_pts if p is not None) - set(self.frame_pts))
+
+    def lost_pts(self, after: int | None = None, upto: int | None = None) -> list:
+        """pts in (after, upto] of frames lost to damage: those that did not decode, and every frame
+        decoded after one of them up to the next keyframe. A lost reference frame takes those down
+        (with H.264 they come out as concealment garbage without any error or corrupt flag), and the
+        decoder cannot say whether the lost frame was one, so they count as lost too."""
+        def inside(p) -> bool:
+            return (after is None or p > after) and (upto is None or p <= upto)
+
+        frames = sorted(set(self.frame_pts))
+        missing = sorted(set(p for p in list(self.packet_pts) if p is not None) - set(frames))
+        if not missing:
+            return []
+        keys = sorted(set(self.keyframe_pts))
+        lost = set(p for p in missing if inside(p))
+        for m in missing:
+            end = keys[bisect.bisect_right(keys, m)] if bisect.bisect_right(keys, m) < len(keys) else None
+            start = bisect.bisect_right(frames, m)
+            stop = bisect.bisect_left(frames, end) if end is not None else len(frames)
+            lost.update(p for p in frames[start:stop] if inside(p))
+        return sorted(lost)
 
 
 def _open_input(path: str) -> av.container.InputContainer:
@@ -241,6 +265,7 @@ class FileSource:
         rng = range_for(info.color_range, info.pix_fmt)
         fallback_tb = Fraction(1, 1) / info.rate if info.rate else info.time_base
         index = self._first_index
+        last = None
         for vf in frames:
             if vf.is_corrupt:
                 self.report.corrupt_frames += 1
@@ -250,9 +275,25 @@ class FileSource:
             image = frame_to_rgb(vf, matrix, rng, info.high_bit_depth)
             pts, tb = (vf.pts, info.time_base) if vf.pts is not None else (index, fallback_tb)
             self.report.frame_pts.append(pts)
+            if vf.key_frame:
+                self.report.keyframe_pts.append(pts)
             yield Frame(image=image, pts=pts, time_base=tb, index=index,
                         captured_at=time.monotonic(), meta={"key_frame": vf.key_frame})
             index += 1
+            last = float(pts * tb)
+        else:
+            self.report.ended_early = self._ended_early(last)
+
+    def _ended_early(self, last: float | None) -> tuple[float, float] | None:
+        """A truncated file (e.g. an MKV cut off without its index) just stops: the frames end well
+        before the duration its header announced. (stream duration; else the container's)"""
+        info = self.info
+        if not info.duration or last is None:
+            return None
+        frame = float(1 / info.rate) if info.rate else 0.04
+        start = info.start_time or 0.0
+        announced, ended = start + info.duration, last + frame
+        return (ended, announced) if announced - ended > max(2 * frame, 0.25) else None
 
     # -- lifetime ----------------------------------------------------------------------------
     def close(self) -> None:

@@ -24,6 +24,7 @@ class Segment:
     last_pts: int
     first_pts: int = 0  # the segment file's pts are relative to this (in ``time_base``)
     time_base: str = "1/1"
+    lost_pts: list[int] = field(default_factory=list)  # input frames lost to damage up to last_pts
 
     @property
     def offset_seconds(self) -> Fraction:
@@ -40,6 +41,11 @@ class Journal:
     @property
     def frames_done(self) -> int:
         return sum(s.frames for s in self.segments)
+
+    @property
+    def lost_pts(self) -> list[int]:
+        """Input frames lost to damage in every finished segment: a resumed job reports them too."""
+        return [p for s in self.segments for p in s.lost_pts]
 
     @property
     def last_pts(self) -> int | None:

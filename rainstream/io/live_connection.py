@@ -21,15 +21,19 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterator
+from urllib.parse import quote
 
 import av
 from loguru import logger
 
 from rainstream.errors import RainstreamError
 from rainstream.io.colour import frame_to_rgb, is_high_bit_depth, matrix_for, range_for
-from rainstream.log import redact
+from rainstream.log import redact, register_secret
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
+CREDENTIALS_ENV = "RAINSTREAM_CREDENTIALS"
+_SECRET_QUERY = re.compile(r"[?&;](?:[\w.-]*(?:pass|pwd|token|key|secret|auth|signature|sig|credential)"
+                           r"[\w.-]*)=([^&;#\s]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,21 @@ class Target:
 
 
 def resolve_target(spec: str, transport: str = "tcp", read_timeout: float = 5.0,
-                   video_size: str | None = None, framerate: str | None = None) -> Target:
+                   video_size: str | None = None, framerate: str | None = None,
+                   credentials: str | None = None) -> Target:
     """Turn ``rtsp://...``, ``http(s)://...``, ``webcam:0``, ``/dev/video0`` or a path into a Target.
 
+    ``credentials``: a file whose first line is ``user:password``, for a URL without them (else
+    the ``RAINSTREAM_CREDENTIALS`` environment variable, same form), so that no password need sit
+    on a command line. A URL's secrets are registered with the log's redaction.
     FFmpeg 5+ dropped RTSP's ``stimeout``; ``timeout`` is now its socket I/O timeout in microseconds
     (``rw_timeout`` for the other protocols), so both are set here besides PyAV's own timeout.
     """
     spec = str(spec)
     us = str(int(read_timeout * 1_000_000))
     scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
+    if scheme in NETWORK_SCHEMES:
+        spec = with_credentials(spec, credentials)
     if scheme in ("rtsp", "rtsps"):
         if transport not in ("tcp", "udp"):
             raise RainstreamError(f"`transport` must be tcp or udp, not {transport!r}")
@@ -81,6 +91,67 @@ def resolve_target(spec: str, transport: str = "tcp", read_timeout: float = 5.0,
     if not os.path.isfile(spec):
         raise RainstreamError(f"input not found: {spec}")
     return Target(spec, None, {}, kind="file")
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """``(scheme://, userinfo or None, host and the rest)``, split at the last ``@`` (see ``check_url``)."""
+    scheme, _, rest = url.partition("://")
+    at = rest.rfind("@")
+    if at < 0:
+        return scheme + "://", None, rest
+    return scheme + "://", rest[:at], rest[at + 1:]
+
+
+def check_url(url: str) -> None:
+    """Register the URL's secrets with the log's redaction, and refuse a URL whose credentials FFmpeg
+    would read differently from us: FFmpeg's host part ends at the first ``/``, ``?`` or ``#``, so such
+    a character in a password turns the password into the host name (retrying cannot help)."""
+    _, userinfo, _ = split_userinfo(url)
+    for value in _SECRET_QUERY.findall(url):
+        register_secret(value)
+    if userinfo is None:
+        return
+    register_secret(userinfo.partition(":")[2] or userinfo)
+    if re.search(r"[/?#]", userinfo):
+        raise RainstreamError(f"cannot tell where the credentials in {redact(url)} end: a '/', '?' or '#' "
+                              "comes before the last '@'; percent-encode it in the password (%2F, %3F, %23) "
+                              "or an '@' in the path (%40), or give the credentials in a file with "
+                              "`credentials`")
+
+
+def read_credentials(path: str | None) -> str | None:
+    """``user:password`` from the first line of ``path``, else from ``$RAINSTREAM_CREDENTIALS``, else None."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise RainstreamError(f"cannot read the credentials file {path}: {exc.strerror or exc}") from None
+        if ":" not in text:
+            raise RainstreamError(f"the credentials file {path} must hold user:password on its first line")
+        return text
+    text = os.environ.get(CREDENTIALS_ENV) or None
+    if text is not None and ":" not in text:
+        raise RainstreamError(f"${CREDENTIALS_ENV} must hold user:password")
+    return text
+
+
+def with_credentials(url: str, credentials_file: str | None = None) -> str:
+    """``url`` with the credentials of ``read_credentials`` put in (percent-encoded: FFmpeg decodes
+    them), after checking it (``check_url``). A URL's own credentials win over the environment; a
+    credentials file for a URL that already has some is an error."""
+    check_url(url)
+    scheme, userinfo, rest = split_userinfo(url)
+    credentials = read_credentials(credentials_file)
+    if credentials is None:
+        return url
+    if userinfo is not None:
+        if credentials_file:
+            raise RainstreamError(f"{redact(url)} has credentials and `credentials` gives others: keep one")
+        return url
+    user, _, password = credentials.partition(":")
+    register_secret(password)
+    return f"{scheme}{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
 
 
 # Errors that another try will not fix: fail at once instead of retrying for minutes.

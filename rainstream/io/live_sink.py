@@ -4,12 +4,14 @@ A live recording has no end to wait for, so it cannot use the file pipeline's se
 sink. Matroska and MPEG-TS are readable up to the last written cluster/packet, and MP4 is written
 fragmented (``frag_keyframe+empty_moov``) for the same reason; packets are flushed as they are muxed.
 The file is written as ``NAME.recording.EXT`` and renamed to ``NAME.EXT`` when the recording stops
-(after a crash the ``.recording`` file is the playable result). Encoding uses x264's zerolatency tune
+(after a crash the ``.recording`` file is the playable result; a later run never overwrites it, and
+replaces an existing ``NAME.EXT`` only when asked to). Encoding uses x264's zerolatency tune
 and a keyframe every 2 s so a viewer or a crash never waits long for one.
 """
 from __future__ import annotations
 
 import os
+import time
 from fractions import Fraction
 
 import av
@@ -26,6 +28,8 @@ from rainstream.log import redact
 FILE_FORMATS = {".mkv": "matroska", ".webm": "matroska", ".ts": "mpegts", ".m2ts": "mpegts",
                 ".mp4": "mp4", ".mov": "mov"}
 PUBLISH_FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv"}
+PUBLISH_RETRY_S = 1.0  # a departed receiver: how often to try publishing again...
+PUBLISH_GIVE_UP_S = 60.0  # ...and for how long before the run ends with an error
 _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
 
 
@@ -33,13 +37,25 @@ def is_publish_url(output: str) -> bool:
     return "://" in output and output.split("://", 1)[0].lower() in PUBLISH_FORMATS
 
 
-def recording_path(output: str) -> str:
+def recording_path(output: str, number: int = 0) -> str:
+    """``NAME.recording.EXT`` (``NAME.recording-N.EXT`` for ``number`` N > 0)."""
     root, ext = os.path.splitext(output)
-    return f"{root}.recording{ext}"
+    return f"{root}.recording{f'-{number}' if number else ''}{ext}"
 
 
-def check_live_output(output: str) -> None:
-    """Fail before connecting to the camera when the output cannot work."""
+def free_recording_path(output: str) -> str:
+    """The first recording name that no earlier run left behind: a crash survivor is never overwritten."""
+    number = 0
+    while os.path.exists(recording_path(output, number)):
+        number += 1
+    if number:
+        logger.warning(f"keeping {recording_path(output)}, left by an earlier recording that did not finish; "
+                       f"this one is written as {recording_path(output, number)} until it ends")
+    return recording_path(output, number)
+
+
+def check_live_output(output: str, overwrite: bool = False) -> None:
+    """Fail before connecting to the camera when the output cannot work (or would replace a file)."""
     output = os.fspath(output)
     if "://" in output:
         if not is_publish_url(output):
@@ -54,13 +70,16 @@ def check_live_output(output: str) -> None:
         raise RainstreamError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK):
         raise RainstreamError(f"output folder is not writable: {folder}")
+    if os.path.exists(output) and not overwrite:
+        raise RainstreamError(f"{output} already exists; set `overwrite` to replace it, or choose another name")
 
 
 class LiveSink(Sink):
     """``write(frame)`` with increasing pts, then ``close()``; ``abort()`` after an error (keeps the file)."""
 
-    def __init__(self, output: str, info: VideoInfo, encode: EncodeOptions = EncodeOptions()):
-        check_live_output(output)
+    def __init__(self, output: str, info: VideoInfo, encode: EncodeOptions = EncodeOptions(),
+                 overwrite: bool = False):
+        check_live_output(output, overwrite)
         self.output = os.fspath(output)
         self.info = info
         self.encode = encode
@@ -79,7 +98,7 @@ class LiveSink(Sink):
             self._format = PUBLISH_FORMATS[scheme]
             self._options = {"rtsp_transport": "tcp"} if self._format == "rtsp" else {}
         else:
-            self._path = recording_path(self.output)
+            self._path = free_recording_path(self.output)
             self._format = FILE_FORMATS[os.path.splitext(self.output)[1].lower()]
             self._options = {"flush_packets": "1"}
             if self._format == "matroska":
@@ -114,7 +133,10 @@ class LiveSink(Sink):
 
     def write(self, frame: Frame) -> None:
         if self._container is None:
-            self._open(frame)
+            if self._gone_since is None:
+                self._open(frame)
+            elif not self._reopen(frame):
+                return  # the receiver is still gone: this frame is dropped
         if self._last_pts is not None and frame.pts <= self._last_pts:
             return  # a live sink cannot go back in time; never happens with LiveSource pts
         vf = rgb_to_frame(frame.image, self._pix_fmt, self._matrix, self._range)
@@ -123,10 +145,44 @@ class LiveSink(Sink):
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
-            raise RainstreamError(f"writing {self.where} failed: "
-                                  f"{redact(getattr(exc, 'strerror', None) or str(exc))}") from None
+            reason = redact(getattr(exc, 'strerror', None) or str(exc))
+            if not self.publishing:
+                raise RainstreamError(f"writing {self.where} failed: {reason}") from None
+            self._receiver_left(reason)
+            return
         self._last_pts = frame.pts
         self.frames_written += 1
+
+    # -- a re-published stream whose receiver leaves (RTSP and RTMP alike) ---------------------
+    _gone_since: float | None = None
+    _next_try = 0.0
+
+    def _receiver_left(self, reason: str) -> None:
+        """Drop the connection and keep going: frames are dropped until the receiver is back."""
+        logger.warning(f"the receiver at {self.where} went away ({reason}); publishing again when it "
+                       f"is back (trying every {PUBLISH_RETRY_S:.0f} s, for up to {PUBLISH_GIVE_UP_S:.0f} s)")
+        c, self._container, self._stream = self._container, None, None
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001 - the connection is already broken
+            pass
+        self._gone_since = time.monotonic()
+        self._next_try = self._gone_since + PUBLISH_RETRY_S
+
+    def _reopen(self, frame: Frame) -> bool:
+        now = time.monotonic()
+        if now < self._next_try:
+            return False
+        try:
+            self._open(frame)
+        except RainstreamError as exc:
+            if now - self._gone_since > PUBLISH_GIVE_UP_S:
+                raise RainstreamError(f"the receiver at {self.where} has been gone for "
+                                      f"{now - self._gone_since:.0f} s; last error: {exc}") from None
+            self._next_try = now + PUBLISH_RETRY_S
+            return False
+        self._gone_since = None
+        return True
 
     def close(self) -> None:
         """Flush the encoder and finish the file (renamed to its final name)."""

@@ -41,6 +41,7 @@ class LiveOptions:
     realtime: bool = True  # files: deliver at their frame rate, like a camera
     video_size: str | None = None  # webcam: e.g. 1280x720
     framerate: str | None = None  # webcam: e.g. 30
+    credentials: str | None = None  # file holding user:password (else $RAINSTREAM_CREDENTIALS)
 
     def __post_init__(self) -> None:
         if self.transport not in ("tcp", "udp"):
@@ -99,11 +100,14 @@ class LiveSource:
     the iteration soon, even while a read is blocked.
     """
 
-    def __init__(self, spec: str, options: LiveOptions = LiveOptions()):
+    def __init__(self, spec: str, options: LiveOptions = LiveOptions(), deadline: float | None = None):
+        """``deadline`` (``time.monotonic()``): stop trying to connect then, camera up or down."""
         self.options = options
         self.target: Target = resolve_target(spec, options.transport, options.read_timeout,
-                                             options.video_size, options.framerate)
+                                             options.video_size, options.framerate, options.credentials)
+        self.deadline = deadline
         self.reconnects = 0
+        self._failed_tries = 0  # consecutive tries that gave no frame (reset by a connection that does)
         self._closed = threading.Event()
         self._conn: Connection | None = None
         self._connect(first=True)
@@ -117,32 +121,79 @@ class LiveSource:
         return self.target.kind == "file"
 
     # -- connecting ----------------------------------------------------------------------------
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
     def _open(self) -> Connection:
+        """Connect in a helper thread while this one waits: Ctrl-C (in the main thread) and
+        ``interrupt()`` are then seen at once, not after FFmpeg's open timeout. A connection that
+        arrives after the wait was given up is closed by the helper."""
         o = self.options
-        return Connection(self.target, o.open_timeout, o.read_timeout, realtime=o.realtime)
+        remaining = self._remaining()
+        timeout = o.open_timeout if remaining is None else max(0.1, min(o.open_timeout, remaining))
+        done = threading.Event()
+        box: dict = {}
+
+        def connect() -> None:
+            try:
+                box["conn"] = Connection(self.target, timeout, o.read_timeout, realtime=o.realtime)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                box["exc"] = exc
+            finally:
+                done.set()
+                if box.get("abandoned") and "conn" in box:
+                    box["conn"].close()
+
+        threading.Thread(target=connect, name="rainstream-connect", daemon=True).start()
+        try:
+            while not done.wait(0.05):
+                if self._closed.is_set():
+                    raise _Closed
+        except BaseException:
+            box["abandoned"] = True
+            if done.is_set() and "conn" in box:
+                box["conn"].close()
+            raise
+        if "exc" in box:
+            raise box["exc"]
+        return box["conn"]
+
+    def _out_of_time(self, first: bool) -> BaseException:
+        if first:
+            return RainstreamError(f"no connection to {self.target.safe} within `duration`; last error: "
+                                   f"{self._last_error or 'none'}")
+        logger.warning(f"`duration` reached while reconnecting to {self.target.safe}")
+        return _Closed()
 
     def _connect(self, first: bool) -> None:
-        """Connect, retrying with backoff; permanent errors on the very first try fail at once."""
+        """Connect, retrying with backoff; permanent errors on the very first try fail at once.
+        ``max_retries`` counts consecutive tries that gave no frame: a connection that opens but
+        delivers no video before the watchdog fires is a failed try, not a reconnect."""
         delays = backoff_delays(self.options.backoff_initial, self.options.backoff_max)
         limit = self.options.max_retries
-        tries = 0
         immediate = first  # the very first connection is tried at once, without counting as a retry
         while True:
             if immediate:
                 immediate = False
             else:
-                tries += 1
+                self._failed_tries += 1
+                tries = self._failed_tries
                 if limit >= 0 and tries > limit:
                     raise RainstreamError(f"gave up on {self.target.safe} after {limit} reconnect "
                                           f"tries; last error: {self._last_error}")
                 wait = next(delays)
+                remaining = self._remaining()
+                if remaining is not None and remaining <= wait:
+                    if self._closed.wait(max(0.0, remaining)):
+                        raise _Closed
+                    raise self._out_of_time(first)
                 logger.warning(f"reconnecting to {self.target.safe} in {wait:.1f} s "
                                f"(try {tries}{'' if limit < 0 else f'/{limit}'})")
                 if self._closed.wait(wait):
                     raise _Closed
             try:
                 self._conn = self._open()
-            except RainstreamError:
+            except (RainstreamError, _Closed, KeyboardInterrupt):
                 raise
             except PERMANENT_ERRORS as exc:
                 self._last_error = describe_error(exc)
@@ -155,9 +206,6 @@ class LiveSource:
                     raise RainstreamError(f"cannot open {self.target.safe}: {self._last_error}") from None
                 logger.warning(f"connect to {self.target.safe} failed: {self._last_error}")
             else:
-                if not first:
-                    self.reconnects += 1
-                    logger.info(f"reconnected to {self.target.safe}")
                 return
 
     _last_error = ""
@@ -184,6 +232,7 @@ class LiveSource:
                 if self.is_file and conn.reason == "ended":
                     return  # a file simply ends
                 logger.warning(f"stream {self.target.safe} {conn.reason or 'ended'}")
+                self._last_error = conn.reason or "ended"
                 conn.close()
                 self._connect(first=False)
         except _Closed:
@@ -198,6 +247,11 @@ class LiveSource:
         try:
             for image, pts, captured_at in conn.frames():  # ends when conn.reason says why
                 watchdog.beat()
+                if first_pts is None and base is None:  # this connection's first frame: it works
+                    if self._last_pts is not None:
+                        self.reconnects += 1
+                        logger.info(f"reconnected to {self.target.safe}")
+                    self._failed_tries = 0
                 if (image.shape[1], image.shape[0]) != (self.info.width, self.info.height):
                     image = cv2.resize(image, (self.info.width, self.info.height),
                                        interpolation=cv2.INTER_AREA)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from typing import Callable
 
 import av
 from av.video.reformatter import ColorRange
 from loguru import logger
 
 from rainstream.errors import RainstreamError
+from rainstream.io.disk import disk_full_error, is_disk_full
 from rainstream.frames import Frame
 from rainstream.io.colour import matrix_for, range_for, rgb_to_frame
 from rainstream.io.encode_options import EncodeOptions
@@ -30,9 +32,13 @@ AVCOL_SPC_RGB = 0  # planes are R, G, B: no YUV matrix
 class SegmentSink(Sink):
     """``write(frame)`` in presentation order, ``close()`` to flush the open segment."""
 
-    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal, plan=None):
-        """``plan``: the ``OutputPlan`` that names the encoder and pixel format (else the options')."""
+    def __init__(self, work_dir: str, info: VideoInfo, options: EncodeOptions, journal: Journal, plan=None,
+                 lost_pts: Callable[[int | None, int], list[int]] | None = None):
+        """``plan``: the ``OutputPlan`` that names the encoder and pixel format (else the options').
+        ``lost_pts(after, upto)``: the input frames lost to damage in that pts range, journaled
+        with each segment so that a resumed job knows what the interrupted one lost."""
         self.work_dir = work_dir
+        self._lost_pts = lost_pts
         self.info = info
         self.options = options
         self.journal = journal
@@ -103,12 +109,41 @@ class SegmentSink(Sink):
             c.close()
         final = os.path.join(self.work_dir, seg.file)
         os.replace(self._tmp_path, final)
+        if self._lost_pts is not None:
+            seg.lost_pts = list(self._lost_pts(self.journal.last_pts, seg.last_pts))
         self.journal.segments.append(seg)
         self.journal.save(self.work_dir)
         logger.debug(f"segment {seg.file}: frames {seg.first_index}..{seg.first_index + seg.frames - 1}")
 
+    def _needed(self) -> float | None:
+        """Bytes the whole output needs, from the segments so far (the one that hit the limit included)
+        and the input's frame count."""
+        paths = [os.path.join(self.work_dir, s.file) for s in self.journal.segments]
+        frames = sum(s.frames for s in self.journal.segments)
+        if self._seg is not None and self._tmp_path:
+            paths.append(self._tmp_path)
+            frames += self._seg.frames
+        size = sum(os.path.getsize(p) for p in paths if os.path.exists(p))
+        return size / frames * self.info.frame_count if frames and self.info.frame_count else None
+
+    def _disk_full(self) -> RainstreamError:
+        """Drop the segment in progress, then say where space ran out and how much is needed."""
+        needed = self._needed()
+        self.abort()
+        return disk_full_error("writing video segments", self.work_dir, needed,
+                               "the finished segments are kept: free some space and run the same command "
+                               "with `resume` to finish")
+
     # -- sink API ----------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:
+        try:
+            self._write(frame)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise self._disk_full() from None
+            raise
+
+    def _write(self, frame: Frame) -> None:
         h, w = frame.image.shape[:2]
         if (w, h) != (self.info.width, self.info.height):
             raise RainstreamError(f"frame {frame.index} is {w}x{h} but the stream is "
@@ -130,7 +165,12 @@ class SegmentSink(Sink):
 
     def close(self) -> None:
         """Finish the open segment (flush encoder, rename, journal)."""
-        self._close_segment()
+        try:
+            self._close_segment()
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise self._disk_full() from None
+            raise
 
     def abort(self) -> None:
         """Drop the segment in progress (after an error); completed segments stay for a resume."""

@@ -61,15 +61,50 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 state = {k: f.get_tensor(k) for k in f.keys()}
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file: one line, no traceback
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        raise CheckpointError(f"cannot read weights {path}: {type(exc).__name__}: {detail}".rstrip(": ")) from None
+    except Exception as exc:  # corrupt or foreign file: one line in our words, no traceback
+        raise CheckpointError(_unreadable(path, exc)) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} does not hold a state dict")
+    if metadata.get(TENSORS_SHA256) and metadata[TENSORS_SHA256] != tensors_sha256(state):
+        raise CheckpointError(f"{path} is damaged: its tensors do not match the sha256 in its metadata")
     state = strip_wrappers(state)
     if not state:
         raise CheckpointError(f"{path} holds no weight tensors")
+    damaged = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if damaged:
+        raise CheckpointError(f"{path} is damaged: {len(damaged)} weight tensor(s) hold NaN or Inf values "
+                              f"(e.g. {damaged[0]})")
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, metadata
+
+
+# Safetensors metadata key of the sha256 over the tensors (a file cannot hold its own file hash).
+TENSORS_SHA256 = "tensors_sha256"
+
+
+def tensors_sha256(state: dict[str, torch.Tensor]) -> str:
+    """sha256 over names, dtypes, shapes and bytes of the tensors, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name]
+        if not isinstance(t, torch.Tensor):
+            continue
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why a weights file cannot be read, without torch's advice to load it with ``weights_only=False``
+    (which would let the file run code)."""
+    text = str(exc)
+    if path.suffix == ".safetensors":
+        detail = text.splitlines()[0] if text else type(exc).__name__
+        return f"cannot read weights {path}: not a valid safetensors file, or damaged ({detail})"
+    if any(word in text for word in ("Unsupported global", "unsupported GLOBAL", "can still be loaded")):
+        return (f"cannot read weights {path}: it holds Python objects besides tensors and numbers, which "
+                "are never loaded (they could run code); save the model's state_dict() instead")
+    return (f"cannot read weights {path}: not a PyTorch or safetensors weights file, or damaged "
+            f"({type(exc).__name__})")
 
 
 def write_safetensors(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None,
@@ -81,6 +116,6 @@ def write_safetensors(state: dict[str, torch.Tensor], path: str | Path, metadata
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in state.items()}
     tmp = path.with_name(f".{path.name}.part")
-    save_file(tensors, str(tmp), metadata=metadata or {})
+    save_file(tensors, str(tmp), metadata={**(metadata or {}), TENSORS_SHA256: tensors_sha256(tensors)})
     tmp.chmod(0o644)  # safetensors creates its file 0600; weights are meant to be shared
     tmp.replace(path)

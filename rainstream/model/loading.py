@@ -11,7 +11,7 @@ from loguru import logger
 from torch import nn
 
 from rainstream.devices import resolve_device
-from rainstream.errors import CheckpointError
+from rainstream.errors import CheckpointError, RainstreamError
 from rainstream.model.checkpoint import read_state_dict
 from rainstream.model.registry import (ARCHITECTURES, DEFAULT_MODEL, Architecture, all_variants, architecture_of,
                                        detect, resolve)
@@ -72,7 +72,7 @@ def identify(state: dict[str, torch.Tensor], source: str, name: str | Any = None
         try:
             return arch, arch.config_type.from_dict(json.loads(recorded)) if recorded else arch.variants[
                 arch.default_variant]
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RainstreamError) as exc:
             raise CheckpointError(f"{source}: its metadata does not describe a {arch.title} config ({exc})") from None
     arch, _, base = resolve(name)
     if not found:
@@ -91,7 +91,9 @@ def _shown(name: str | Any) -> str:
 def load_weights(weights: str | Path, name: str | Any = None) -> nn.Module:
     """The network a weights file describes, filled from it (on the CPU, train mode as built)."""
     state, metadata = read_state_dict(weights)
-    return model_from_state(state, str(weights), name, metadata)
+    model = model_from_state(state, str(weights), name, metadata)
+    model.weights_source = str(weights)  # named by the engine if the model's output goes non-finite
+    return model
 
 
 def model_from_state(state: dict[str, torch.Tensor], source: str, name: str | Any = None,

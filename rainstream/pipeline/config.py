@@ -64,6 +64,7 @@ class PipelineSettings:
     live: bool | None = None
     progress: bool = True
     allow_missing_frames: bool = False
+    overwrite: bool = False  # live recordings: replace an existing output file
     frames: int | None = None
     duration: float | None = None
     report_every: float = 10.0

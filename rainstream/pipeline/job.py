@@ -9,6 +9,9 @@ from rainstream.pipeline.config import RunConfig
 from rainstream.pipeline.runner import FrameLimit, Runner, RunSummary
 
 
+QUEUE_BYTES = 96 * 2**20  # frames in each runner queue, by size (see ``Job.runner``)
+
+
 class Interrupted(RainstreamError):
     """Stopped by Ctrl-C/SIGTERM; the output holds the frames done so far."""
 
@@ -33,10 +36,16 @@ class Job:
         raise NotImplementedError
 
     def runner(self, derainer: Any, *, live: bool = False, limit: FrameLimit | None = None,
-               report_every: float | None = None, progress: bool | None = None) -> Runner:
-        """The runner with this job's pipeline settings (``progress`` None: the config's)."""
+               report_every: float | None = None, progress: bool | None = None,
+               frame_bytes: int | None = None) -> Runner:
+        """The runner with this job's pipeline settings (``progress`` None: the config's). Unless
+        ``queue_frames`` is set, the queues of large frames (``frame_bytes`` each) hold fewer of them:
+        at 4K eight decoded plus eight derained frames are ~400 MB that buy no speed."""
         p = self.config.pipeline
-        return Runner(derainer, batch=p.batch, queue_frames=max(p.queue_for(live), p.batch), live=live,
+        queue = p.queue_for(live)
+        if p.queue_frames is None and frame_bytes:
+            queue = min(queue, max(2, QUEUE_BYTES // frame_bytes))
+        return Runner(derainer, batch=p.batch, queue_frames=max(queue, p.batch), live=live,
                       limit=limit, progress=p.progress if progress is None else progress,
                       report_every=report_every, progress_every=p.report_every, bar=self.progress_bar)
 

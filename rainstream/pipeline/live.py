@@ -8,6 +8,7 @@ one reader thread, one drop-oldest queue of ``queue_frames`` (default 2).
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from loguru import logger
 
@@ -29,19 +30,22 @@ class LiveJob(Job):
         if not isinstance(self.input, str):
             raise RainstreamError("a live job needs a stream URL, a webcam or a file path")
         o = config.live
-        resolve_target(self.input, o.transport, o.read_timeout, o.video_size, o.framerate)  # scheme, webcam
-        check_live_output(self.output)
+        resolve_target(self.input, o.transport, o.read_timeout, o.video_size, o.framerate,
+                       o.credentials)  # scheme, webcam, credentials
+        check_live_output(self.output, config.pipeline.overwrite)
         config.validate()
 
     def run(self, derainer) -> RunSummary:
         p = self.config.pipeline
         limit = None
+        started = time.monotonic()  # `duration` is wall-clock time from here, camera up or down
         if p.frames is not None or p.duration is not None:
-            limit = FrameLimit(frames=p.frames, seconds=p.duration, wall_clock=True)
+            limit = FrameLimit(frames=p.frames, seconds=p.duration, wall_clock=True, since=started)
         # the periodic latency line is the progress report of an endless job, not a bar
         runner = self.runner(derainer, live=True, limit=limit, report_every=p.report_every, progress=False)
-        source = LiveSource(self.input, self.config.live)
-        with source, LiveSink(self.output, source.info, self.config.encode) as sink:
+        deadline = started + p.duration if p.duration is not None else None
+        source = LiveSource(self.input, self.config.live, deadline=deadline)
+        with source, LiveSink(self.output, source.info, self.config.encode, p.overwrite) as sink:
             summary = runner.run(source, sink, interrupt_action="closing the stream and the output")
         written = sink.frames_written  # a frame the sink had to skip (pts not increasing) is not counted
         summary = dataclasses.replace(summary, output=sink.where if sink.publishing else self.output,
@@ -49,4 +53,7 @@ class LiveJob(Job):
         logger.info(summary.line())
         if summary.interrupted:
             raise Interrupted(f"interrupted: {summary.output} was closed after {counted(written, 'frame')}")
+        if not written:  # e.g. `duration` ran out while connecting: say so rather than exit 0 with no file
+            raise RainstreamError(f"no frame came from {source.target.safe} before the run ended; "
+                                  "nothing was written")
         return summary

@@ -111,10 +111,12 @@ def run_part(input_path: str, output: str, work_dir: str, part: Part, config: Ru
     with FileSource(input_path, start_after_pts=start_after,
                     first_index=part.first_index + journal.frames_done) as source:
         plan = plan_output(output, source.info, config.encode)
-        with SegmentSink(part_dir, source.info, config.encode, journal, plan=plan) as sink:
+        report = source.report
+        with SegmentSink(part_dir, source.info, config.encode, journal, plan=plan, lost_pts=report.lost_pts) as sink:
             summary = runner.run(source, sink)
-        missing = [t for t in source.report.missing_pts
-                   if (start_after is None or t > start_after) and (part.end_pts is None or t < part.end_pts)]
+        # the same rule as a whole-file run: lost in earlier attempts (journal) or in this one
+        missing = sorted(set(journal.lost_pts) | set(
+            t for t in report.lost_pts(after=start_after) if part.end_pts is None or t < part.end_pts))
     if summary.interrupted:
         raise Interrupted(f"interrupted in part {part.number} of {input_path}")
     if missing and not p.allow_missing_frames:

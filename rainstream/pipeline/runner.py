@@ -84,9 +84,11 @@ class FrameLimit:
     start_time: float | None = None
     wall_clock: bool = False
     before_pts: int | None = None
+    since: float | None = None  # wall clock: count from this time.monotonic() (the job's start), not the run's
 
     def reached(self, frame: Frame, read: int, started: float) -> bool:
         """Is ``frame`` (the ``read``-th of this run) past the limit?"""
+        started = self.since if self.since is not None else started
         if self.before_pts is not None and frame.pts is not None and frame.pts >= self.before_pts:
             return True
         if self.frames is not None and (read if self.wall_clock else frame.index) >= self.frames:
@@ -98,6 +100,7 @@ class FrameLimit:
         return frame.time is not None and frame.time - (self.start_time or 0.0) >= self.seconds
 
     def deadline_passed(self, started: float) -> bool:
+        started = self.since if self.since is not None else started
         return self.wall_clock and self.seconds is not None and time.monotonic() - started >= self.seconds
 
 

@@ -17,6 +17,7 @@ from loguru import logger
 
 from rainstream.errors import RainstreamError
 from rainstream.io.assemble import assemble, temp_path_for
+from rainstream.io.disk import disk_full_error, is_disk_full
 from rainstream.io.file_source import FileSource
 from rainstream.io.gif_sink import GifSink
 from rainstream.io.images import ImageSink, is_image_path
@@ -96,7 +97,13 @@ def prepare_journal(work_dir: str, input_path: str | None, identity: dict, resum
     except OSError as exc:
         raise RainstreamError(f"cannot create the work folder {work_dir}: {exc.strerror or exc}") from None
     journal = Journal(input_signature=signature, options=identity)
-    journal.save(work_dir)
+    try:
+        journal.save(work_dir)
+    except OSError as exc:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if is_disk_full(exc):
+            raise disk_full_error("starting the job", work_dir, None) from None
+        raise RainstreamError(f"cannot write to the work folder {work_dir}: {exc.strerror or exc}") from None
     return journal
 
 
@@ -121,6 +128,11 @@ class VideoJob(Job):
         logger.debug(f"output {self.output}: {self.plan.describe()}")
         if self.plan.note:
             logger.info(self.plan.note)
+
+    def _frame_bytes(self) -> int:
+        """Bytes of one decoded frame: large frames get shorter queues."""
+        info = self.info
+        return info.width * info.height * 3 * (2 if info.high_bit_depth else 1)
 
     def _source_and_limit(self, done_before: int, last_pts):
         p = self.config.pipeline
@@ -153,7 +165,7 @@ class VideoJob(Job):
         if self.config.pipeline.resume:
             logger.info(f"{self.plan.describe()} cannot be resumed; starting from the beginning")
         source, limit, total = self._source_and_limit(0, None)
-        runner = self.runner(derainer, limit=limit)
+        runner = self.runner(derainer, limit=limit, frame_bytes=self._frame_bytes())
         if self.plan.kind == GIF:
             sink = GifSink(self.output, self.info)
         else:
@@ -174,9 +186,11 @@ class VideoJob(Job):
         journal = prepare_journal(work_dir, self.input_path, resume_identity(config), p.resume)
         done_before = journal.frames_done
         source, limit, total = self._source_and_limit(done_before, journal.last_pts)
-        runner = self.runner(derainer, limit=limit)
+        runner = self.runner(derainer, limit=limit, frame_bytes=self._frame_bytes())
         with source:
-            with SegmentSink(work_dir, source.info, config.encode, journal, plan=self.plan) as sink:
+            report = getattr(source, "report", None)
+            lost = report.lost_pts if report is not None else None
+            with SegmentSink(work_dir, source.info, config.encode, journal, plan=self.plan, lost_pts=lost) as sink:
                 summary = runner.run(source, sink, total=total, initial=done_before)
         summary = dataclasses.replace(summary, output=self.output, frames=journal.frames_done)
         segments = [(os.path.join(work_dir, s.file), s.offset_seconds) for s in journal.segments]
@@ -197,18 +211,31 @@ class VideoJob(Job):
         return summary
 
     def _check_missing(self, source, journal: Journal | None, cut_short: bool) -> None:
+        """The missing-frames rule, the same for a resumed job as for an uninterrupted one: frames lost
+        in finished segments come from the journal (none for a one-pass GIF or stills), later ones (and a
+        truncated end) from the source."""
         report = getattr(source, "report", None)
-        if report is None or not report.missing:
-            return
-        missing = report.missing_pts
-        if cut_short and journal is not None and journal.last_pts is not None:  # read ahead of the last frame
-            missing = [p for p in missing if p <= journal.last_pts]
-        if not missing:
+        lost = journal.lost_pts if journal is not None else []
+        after = journal.last_pts if journal is not None else None
+        ended_early = None
+        if report is not None and not cut_short:
+            lost = sorted(set(lost) | set(report.lost_pts(after=after)))
+            ended_early = report.ended_early
+        if not lost and ended_early is None:
             return
         tb = source.info.time_base
-        shown = ", ".join(f"{float(p * tb):.3f}s" for p in missing[:10])
-        count = len(missing) if cut_short else report.missing
-        what = f"{count} input frame(s) could not be decoded (at {shown})"
+        problems = []
+        if lost:
+            shown = ", ".join(f"{float(p * tb):.3f}s" for p in lost[:10])
+            problems.append(f"{len(lost)} input frame(s) could not be decoded (at {shown}"
+                            f"{', ...' if len(lost) > 10 else ''})")
+        if ended_early is not None:
+            ended, announced = ended_early
+            rate = float(source.info.rate) if source.info.rate else 25.0
+            problems.append(f"the input's frames end at {ended:.2f}s, before its announced duration of "
+                            f"{announced:.2f}s (truncated file?): about {round((announced - ended) * rate)} "
+                            "frame(s) missing")
+        what = "; ".join(problems)
         if not self.config.pipeline.allow_missing_frames:
             raise RainstreamError(f"{what}; the output would miss them, so it was not written "
                                   "(set `allow_missing_frames` to write it anyway)")
