@@ -35,13 +35,13 @@ def counted(n: int, noun: str) -> str:
 
 def register_secret(value: str | None) -> None:
     """Hide ``value`` (and its percent-encoded and -decoded forms) in every later ``redact``.
-    Values under 3 characters are not registered (they would mask ordinary text); URL redaction
+    Values under 6 characters are not registered (they would mask ordinary words); URL redaction
     still hides them inside URLs."""
     if not value:
         return
     with _secrets_lock:
         for form in {value, quote(value, safe=""), quote(value), unquote(value)}:
-            if len(form) >= 3:
+            if len(form) >= 6:
                 _secrets.add(form)
 
 
