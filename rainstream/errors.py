@@ -7,6 +7,11 @@ class RainstreamError(Exception):
     exit_code = 2
 
 
+class DiskFull(RainstreamError):
+    """The disk (or quota) filled while writing: what was finished is kept, so `resume` can finish
+    once space is freed."""
+
+
 class CheckpointError(RainstreamError):
     """A weights file that cannot be read, fails its checksum, or does not fit the model."""
 

@@ -46,7 +46,7 @@ def _names(folder) -> list[str]:
 def test_disk_full_while_writing_segments(tmp_path, small_disk, capsys):
     clip = make_clip(tmp_path / "in.mp4", frames=30)
     out = small_disk.path / "out.mp4"
-    code, err = run_cli(capsys, "run", clip, "-o", out, "--model", "nerd_rain_tiny", "--device", "cpu",
+    code, err = run_cli(capsys, "run", clip, "-o", out, "--model", "nerd_rain_tiny", "--allow-untrained", "--device", "cpu",
                         "--tile", "32", "--overlap", "0", "--no-progress", "--segment-frames", "5", "--crf", "0")
     last = err.strip().splitlines()[-1]
     assert code == 2 and "Traceback" not in err, err

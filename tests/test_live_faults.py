@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 USER = "cam"
 PASSWORD = "P@ss/w0rd9"  # a raw '@' and a '/': the two forms that leaked before
 SECRET_FORMS = ("w0rd9", "P%40ss", "%2Fw0rd9")
-BASE = [sys.executable, "-m", "rainstream.cli.main", "run", "--model", "nerd_rain_tiny", "--device", "cpu",
+BASE = [sys.executable, "-m", "rainstream.cli.main", "run", "--model", "nerd_rain_tiny", "--allow-untrained", "--device", "cpu",
         "--tile", "32", "--overlap", "0", "--no-progress"]
 
 

@@ -55,14 +55,14 @@ def test_truncated_mkv_is_reported_like_missing_frames(tmp_path, capsys):
 
     cut = _truncated_mkv(tmp_path)
     out = tmp_path / "out.mp4"
-    code, err = run_cli(capsys, "run", cut, "-o", out, "--model", "nerd_rain_tiny", "--device", "cpu",
+    code, err = run_cli(capsys, "run", cut, "-o", out, "--model", "nerd_rain_tiny", "--allow-untrained", "--device", "cpu",
                         "--tile", "32", "--overlap", "0", "--no-progress")
     last = err.strip().splitlines()[-1]
     assert code == 2 and "Traceback" not in err, err
     assert last.startswith("error: the input's frames end at") and "announced duration of 1.00s" in last
     assert "truncated" in last and "--allow-missing-frames" in last
     assert not out.exists()
-    code, err = run_cli(capsys, "run", cut, "-o", out, "--model", "nerd_rain_tiny", "--device", "cpu",
+    code, err = run_cli(capsys, "run", cut, "-o", out, "--model", "nerd_rain_tiny", "--allow-untrained", "--device", "cpu",
                         "--tile", "32", "--overlap", "0", "--no-progress", "--allow-missing-frames")
     assert code == 0 and "WARNING" in err and "truncated" in err
     assert 0 < len(read_video(out)["pts"]) < 25

@@ -5,7 +5,7 @@ import errno
 import os
 import shutil
 
-from rainstream.errors import RainstreamError
+from rainstream.errors import DiskFull
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -26,7 +26,7 @@ def free_bytes(folder: str) -> int | None:
         return None
 
 
-def disk_full_error(doing: str, folder: str, needed: float | None, then: str = "") -> RainstreamError:
+def disk_full_error(doing: str, folder: str, needed: float | None, then: str = "") -> DiskFull:
     """``no space left in FOLDER while DOING: about N MB needed, M MB free; THEN``."""
     folder = os.path.abspath(folder)
     free = free_bytes(folder)
@@ -36,4 +36,4 @@ def disk_full_error(doing: str, folder: str, needed: float | None, then: str = "
     if free is not None:
         parts.append(f"{megabytes(free)} free")
     detail = f" ({', '.join(parts)})" if parts else ""
-    return RainstreamError(f"no space left in {folder} while {doing}{detail}" + (f"; {then}" if then else ""))
+    return DiskFull(f"no space left in {folder} while {doing}{detail}" + (f"; {then}" if then else ""))

@@ -15,7 +15,7 @@ import shutil
 
 from loguru import logger
 
-from rainstream.errors import RainstreamError
+from rainstream.errors import DiskFull, RainstreamError
 from rainstream.io.assemble import assemble, temp_path_for
 from rainstream.io.disk import disk_full_error, is_disk_full
 from rainstream.io.file_source import FileSource
@@ -154,7 +154,7 @@ class VideoJob(Job):
         work_dir = work_dir_for(self.output)
         try:
             return self._run_segments(derainer, work_dir)
-        except Interrupted:
+        except (Interrupted, DiskFull):
             raise  # the work folder is what `resume` continues
         except RainstreamError:
             shutil.rmtree(work_dir, ignore_errors=True)  # refused: nothing a resume could use
