@@ -3,7 +3,7 @@
 Stands in for any downstream detector (YOLO, a tracker...): it takes BGR numpy frames straight from
 ``rainstream.stream`` and prints one line per frame; no window is opened.
 
-    python samples/detector_consumer.py samples/rainy_street.mp4 --max-frames 20
+    python samples/detector_consumer.py samples/rainy_path.mp4 --max-frames 20
     python samples/detector_consumer.py rtsp://user:pass@10.0.0.5/stream --weights spa.safetensors
 
 Rain streaks are exactly what background subtraction mistakes for motion, so compare

@@ -132,5 +132,5 @@ def test_readme_quick_start_is_two_commands_and_installs_the_cpu_wheel():
     commands = [b.split("```")[0].strip() for b in blocks]
     assert len(commands) == 2 and all("\n" not in c for c in commands)
     assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in commands[0]
-    assert "rainstream run samples/rainy_street.mp4" in commands[0] and "pytest" in commands[1]
+    assert "rainstream run samples/rainy_path.mp4" in commands[0] and "pytest" in commands[1]
     assert "--device cuda" in quick and "../shared" in quick  # the GPU way, and what the tests need

@@ -40,11 +40,11 @@ def test_wheel_install_derains_the_sample_with_default_weights(tmp_path):
     run([python, "-m", "pip", "install", "-q", "--no-compile", wheel], env=env, cwd=tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
-    done = run([tmp_path / "venv" / "bin" / "rainstream", "run", ROOT / "samples" / "rainy_street.mp4",
+    done = run([tmp_path / "venv" / "bin" / "rainstream", "run", ROOT / "samples" / "rainy_path.mp4",
                 "-o", "out.mp4", "--frames", "2", "--device", "cpu", "--no-progress"],
                env={**env, "OMP_NUM_THREADS": "1"}, cwd=work)
     assert "bundled default weights" in done.stderr
     assert "site-packages" in done.stderr  # the weights came from the installed package
     out = read_video(work / "out.mp4")
     assert len(out["frames"]) == 2
-    assert out["pts"] == read_video(ROOT / "samples" / "rainy_street.mp4")["pts"][:2]
+    assert out["pts"] == read_video(ROOT / "samples" / "rainy_path.mp4")["pts"][:2]

@@ -15,7 +15,7 @@ EXAMPLES = """examples:
   rainstream bench --device cpu --model nerd_rain_tiny --precision fp32 bf16 --batch 1 4
   rainstream bench --model nerd_rain_s drsformer drsformer_no_mefc --device cpu --threads 1 --iters 2
   rainstream bench --weights DRSformer_SPA.pth --precision fp16 bf16 --batch 1 8   # architecture detected
-  rainstream bench --pipeline samples/rainy_street.mp4 --precision fp16 --batch 4
+  rainstream bench --pipeline samples/rainy_path.mp4 --precision fp16 --batch 4
   rainstream bench --live rtsp://127.0.0.1:8554/cam --model pointwise --seconds 20
 
 Every run also measures the eager-fp32 one-tile-at-a-time baseline, so the "vs baseline" column is a

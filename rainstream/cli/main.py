@@ -20,7 +20,7 @@ from rainstream.errors import RainstreamError
 SUBCOMMANDS = ["run", "models", "convert", "export", "bench", "synth", "train", "eval"]
 
 EPILOG = """examples:
-  rainstream run samples/rainy_street.mp4 -o derained.mp4
+  rainstream run samples/rainy_path.mp4 -o derained.mp4
   rainstream run rtsp://user:pass@10.0.0.5/stream -o cam.mkv --live
   rainstream run photo.jpg -o photo_derained.png --weights NeRD-Rain-S_SPA.pth
   rainstream convert NeRD-Rain-S_SPA.pth -o spa.safetensors

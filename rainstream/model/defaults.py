@@ -16,7 +16,7 @@ from rainstream.model.checkpoint import sha256_of
 # The model card sits next to the file.
 DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {
     # rainstream/weights/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
-    "nerd_rain_s": ("nerd_rain_s.safetensors", "3898a40626e838325bf9358d7825ef68cafd2cb8c5faba945b95d287d67df1a2"),
+    "nerd_rain_s": ("nerd_rain_s.safetensors", "b7cf71aec2dbb8e07b7449e09c1ea6f96402901e9fa862408502d07db4f997a1"),
 }
 
 
