@@ -12,7 +12,7 @@ import time
 
 import av
 import pytest
-from test_rtsp_live import _REASON, SERVER, SYSTEM_PYTHON
+from test_rtsp_live import _REASON, RtspServer
 
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 
@@ -23,32 +23,9 @@ BASE = [sys.executable, "-m", "rainstream.cli.main", "run", "--model", "nerd_rai
         "--tile", "32", "--overlap", "0", "--no-progress"]
 
 
-class Camera:
-    """tests/rtsp_server.py as a subprocess: start, kill, restart on the same port."""
-
-    def __init__(self, password: str = PASSWORD, size: int = 32):
-        self.args = ["--width", str(size), "--height", str(size)]
-        if password:
-            self.args += ["--user", USER, "--password", password]
-        self.port = 0
-        self.proc = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([SYSTEM_PYTHON, SERVER, "--port", str(self.port), *self.args],
-                                     stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().split()
-        assert line and line[0] == "READY", f"server did not start: {line}"
-        self.port = int(line[1])
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}/cam"
+def camera(password: str = PASSWORD) -> RtspServer:
+    """The shared test camera (tests/rtsp_server.py) at 32x32, with this file's password."""
+    return RtspServer(width=32, height=32, password=password)
 
 
 def _env(**extra) -> dict:
@@ -65,7 +42,7 @@ def _assert_no_secret(*texts: str) -> None:
 
 @pytest.mark.slow
 def test_password_with_slash_is_refused_at_once_and_credentials_file_works(tmp_path):
-    cam = Camera()
+    cam = camera()
     try:
         t0 = time.monotonic()
         raw = subprocess.run(BASE + [f"rtsp://{USER}:{PASSWORD}@{cam.address}", "-o", str(tmp_path / "a.mkv")],
@@ -95,7 +72,7 @@ def test_password_with_slash_is_refused_at_once_and_credentials_file_works(tmp_p
         _assert_no_secret(wrong.stdout, wrong.stderr)
         assert "Tok3nSecret" not in wrong.stdout + wrong.stderr
     finally:
-        cam.stop()
+        cam.kill()
 
 
 def _clip(tmp_path, frames=50):
@@ -134,7 +111,7 @@ def test_duration_bounds_the_run_while_the_camera_is_down(tmp_path):
     assert run.returncode == 2, run.stderr
     assert "no connection to rtsp://127.0.0.1" in run.stderr and "within --duration" in run.stderr
 
-    cam = Camera(password="")
+    cam = camera(password="")
     try:
         out = tmp_path / "rec.mkv"
         proc = subprocess.Popen(BASE + [f"rtsp://{cam.address}", "-o", str(out), "--duration", "10",
@@ -144,14 +121,14 @@ def test_duration_bounds_the_run_while_the_camera_is_down(tmp_path):
         deadline = time.monotonic() + 120
         while not recording.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        cam.stop()  # the camera dies for good a moment after the recording started
+        cam.kill()  # the camera dies for good a moment after the recording started
         killed = time.monotonic()
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert time.monotonic() - killed < 10 + 8  # the 10 s bound holds while reconnecting
         assert "reconnecting" in err and out.exists()
     finally:
-        cam.stop()
+        cam.kill()
 
 
 @pytest.mark.slow

@@ -52,10 +52,10 @@ pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 class RtspServer:
     """A test camera: start/kill/restart on the same port, optional basic auth."""
 
-    def __init__(self, width=160, height=120, auth=True):
+    def __init__(self, width=160, height=120, auth=True, password=PASSWORD):
         self.args = ["--width", str(width), "--height", str(height)]
-        if auth:
-            self.args += ["--user", USER, "--password", PASSWORD]
+        if auth and password:
+            self.args += ["--user", USER, "--password", password]
         self.port = 0
         self.proc = None
         self.start()
@@ -66,6 +66,11 @@ class RtspServer:
         line = self.proc.stdout.readline().split()
         assert line and line[0] == "READY", f"server did not start: {line}"
         self.port = int(line[1])
+
+    @property
+    def address(self) -> str:
+        """host:port/path, for tests that write the credentials their own way."""
+        return f"127.0.0.1:{self.port}/cam"
 
     def url(self, password=PASSWORD) -> str:
         return f"rtsp://{USER}:{password}@127.0.0.1:{self.port}/cam"

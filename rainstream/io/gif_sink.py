@@ -15,7 +15,7 @@ import numpy as np
 
 from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
-from rainstream.io.sink import Sink
+from rainstream.io.sink import Sink, close_quietly
 from rainstream.io.video_info import VideoInfo
 
 
@@ -88,11 +88,7 @@ class GifSink(Sink):
             raise RainstreamError(f"cannot write {self.output}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def abort(self) -> None:
-        if self._container is not None:
-            try:
-                self._container.close()
-            except Exception:  # noqa: BLE001 - already failing; keep the first error
-                pass
-            self._container = None
+        close_quietly(self._container)
+        self._container = None
         if os.path.exists(self._tmp):
             os.remove(self._tmp)

@@ -21,7 +21,7 @@ from rainstream.errors import RainstreamError
 from rainstream.frames import Frame
 from rainstream.io.colour import matrix_for, range_for, rgb_to_frame
 from rainstream.io.encode_options import EncodeOptions
-from rainstream.io.sink import Sink
+from rainstream.io.sink import Sink, close_quietly
 from rainstream.io.video_info import VideoInfo
 from rainstream.log import redact
 
@@ -198,12 +198,8 @@ class LiveSink(Sink):
 
     def abort(self) -> None:
         """After an error: close without flushing; what was written stays playable."""
-        if self._container is not None:
-            try:
-                self._container.close()
-            except Exception:  # noqa: BLE001 - already failing; keep the first error
-                pass
-            self._container = None
+        close_quietly(self._container)
+        self._container = None
         self._finish()
 
     def _finish(self) -> None:

@@ -20,7 +20,7 @@ from rainstream.frames import Frame
 from rainstream.io.colour import matrix_for, range_for, rgb_to_frame
 from rainstream.io.encode_options import EncodeOptions
 from rainstream.io.journal import Journal, Segment
-from rainstream.io.sink import Sink
+from rainstream.io.sink import Sink, close_quietly
 from rainstream.io.video_info import VideoInfo
 
 # MP4 keeps the stream's own time base. Its edit lists round a non-zero start to 1 ms, so each
@@ -174,11 +174,7 @@ class SegmentSink(Sink):
 
     def abort(self) -> None:
         """Drop the segment in progress (after an error); completed segments stay for a resume."""
-        if self._container is not None:
-            try:
-                self._container.close()
-            except Exception:  # noqa: BLE001 - already failing; keep the first error
-                pass
-            self._container = None
+        close_quietly(self._container)
+        self._container = None
         if self._tmp_path and os.path.exists(self._tmp_path):
             os.remove(self._tmp_path)

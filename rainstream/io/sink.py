@@ -9,6 +9,16 @@ from __future__ import annotations
 from rainstream.frames import Frame
 
 
+def close_quietly(container) -> None:
+    """Close a PyAV container while already failing: a second error must not hide the first."""
+    if container is None:
+        return
+    try:
+        container.close()
+    except Exception:  # noqa: BLE001 - already failing; keep the first error
+        pass
+
+
 class Sink:
     """Base of the sinks: subclasses implement ``write``, ``close`` and ``abort``."""
 
