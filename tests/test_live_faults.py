@@ -144,7 +144,8 @@ def test_ctrl_c_while_the_first_connection_opens_returns_at_once(tmp_path):
         proc.send_signal(signal.SIGINT)
         t0 = time.monotonic()
         _, err = proc.communicate(timeout=60)
-        assert time.monotonic() - t0 < 3
+        # before FFmpeg's 10 s open timeout could have fired (the old behaviour): the open was interrupted
+        assert time.monotonic() - t0 < 8
         assert proc.returncode == 130 and "Traceback" not in err, err
     finally:
         cam.close()
