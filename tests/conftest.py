@@ -127,6 +127,19 @@ class InvertEngine:
         return [np.iinfo(im.dtype).max - im for im in images]
 
 
+class FailingEngine(InvertEngine):
+    """Derains the first two batches, then raises ``error`` (as bad weights or a full disk would)."""
+
+    def __init__(self, error: Exception):
+        super().__init__()
+        self.error = error
+
+    def derain_images(self, images):
+        if self.calls >= 2:
+            raise self.error
+        return super().derain_images(images)
+
+
 @pytest.fixture
 def clip_factory(tmp_path):
     counter = iter(range(1000))

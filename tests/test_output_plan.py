@@ -10,7 +10,7 @@ import os
 import av
 import numpy as np
 import pytest
-from conftest import InvertEngine, luma_psnr, make_clip, read_video, run_cli
+from conftest import FailingEngine, InvertEngine, luma_psnr, make_clip, read_video, run_cli
 
 import rainstream
 from rainstream.errors import RainstreamError
@@ -130,19 +130,10 @@ def test_ten_bit_input_gets_hevc_main10_and_h264_stays_8_bit(tmp_path):
     assert stream_of(tmp_path / "eight.mp4")[:2] == ("h264", "yuv420p")
 
 
-class FailingEngine(InvertEngine):
-    """Derains the first frames, then refuses (as a bad weights file or a full disk would)."""
-
-    def derain_images(self, images):
-        if self.calls >= 2:
-            raise RainstreamError("the engine gave up")
-        return super().derain_images(images)
-
-
 def test_a_failed_job_leaves_no_work_folder(tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=6)
     with pytest.raises(RainstreamError, match="gave up"):
-        rainstream.derain(src, tmp_path / "out.mp4", derainer=FailingEngine(), segment_frames=1, progress=False)
+        rainstream.derain(src, tmp_path / "out.mp4", derainer=FailingEngine(RainstreamError("the engine gave up")), segment_frames=1, progress=False)
     assert hidden(tmp_path) == [] and not (tmp_path / "out.mp4").exists()
 
 

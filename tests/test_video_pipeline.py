@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import InvertEngine, luma_psnr, make_clip, pattern, read_video
+from conftest import FailingEngine, InvertEngine, luma_psnr, make_clip, pattern, read_video
 
 import rainstream
 from rainstream.errors import RainstreamError
@@ -171,20 +171,13 @@ def test_queues_are_bounded_so_memory_stays_flat(tmp_path):
     assert len(read_video(tmp_path / "out.mp4")["frames"]) == 40
 
 
-class _FailingEngine(InvertEngine):
-    def derain_images(self, images):
-        if self.calls >= 2:
-            raise ValueError("engine exploded")
-        return super().derain_images(images)
-
-
 def test_engine_error_stops_all_stages_and_reaches_the_caller(tmp_path):
     path = make_clip(tmp_path / "in.mp4", frames=30)
     out = tmp_path / "out.mp4"
     before = threading.active_count()
     t0 = time.monotonic()
     with pytest.raises(ValueError, match="engine exploded"):
-        derain_video(path, out, _FailingEngine(), opts(queue_frames=2))
+        derain_video(path, out, FailingEngine(ValueError("engine exploded")), opts(queue_frames=2))
     assert time.monotonic() - t0 < 20
     assert not out.exists()
     assert threading.active_count() == before  # source and sink threads ended
