@@ -4,8 +4,9 @@ already keeps the cores busy.
 Measured on this project's 2-core CI box with other jobs running (load average ~5): NeRD-Rain-S on a
 128x128 input took 1.94 s per call with one thread and 14.9 s with torch's default of two, 7.7x
 slower, because OpenMP threads spin waiting for a core another process holds. So when the 1-minute
-load average leaves fewer free cores than torch would use, torch gets the free ones (at least one),
-with one log line saying so; on an idle machine torch's default stands.
+load average leaves fewer free cores than torch would use, torch gets the free ones (at least one);
+on an idle machine torch's default stands. The choice is logged at debug level (``-v``): at info it
+would precede a failing run's one error line, and whether it appears would depend on the load.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def set_threads(requested: int | None = None) -> int:
         default = torch.get_num_threads()
         threads = busy_cap(default)
         if threads < default:
-            logger.info(f"the machine is busy (load {os.getloadavg()[0]:.1f} on {usable_cores()} cores): torch uses "
+            logger.debug(f"the machine is busy (load {os.getloadavg()[0]:.1f} on {usable_cores()} cores): torch uses "
                         f"{threads} thread(s) instead of {default}; `threads` sets the number")
     torch.set_num_threads(threads)
     try:

@@ -51,3 +51,13 @@ def test_cpu_without_bf16_instructions_is_recognised(tmp_path):
     assert cpu_has_native_bf16(str(avx2)) is False
     assert cpu_has_native_bf16(str(sapphire)) is True and cpu_has_native_bf16(str(graviton)) is True
     assert cpu_has_native_bf16(str(tmp_path / "none")) is None
+
+
+def test_a_busy_machine_adds_no_line_before_a_failing_runs_error(tmp_path, capsys, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))  # every core taken
+    torch.set_num_threads(2)
+    code, err = run_cli(capsys, "run", tmp_path / "missing.mp4", "-o", tmp_path / "o.mp4", "--device", "cpu")
+    assert code != 0 and len(err.strip().splitlines()) == 1 and err.startswith("error:"), err
+    assert torch.get_num_threads() == 1  # the cap still applied, only quietly
