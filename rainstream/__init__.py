@@ -17,6 +17,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 from rainstream.errors import RainstreamError, SomeFailed
+from rainstream.huge_pages import ask_for_huge_pages
+
+ask_for_huge_pages()  # before torch's first large buffer: see rainstream/huge_pages.py
 
 if TYPE_CHECKING:
     from rainstream.api import derain

@@ -85,6 +85,22 @@ def test_1080p_identity_is_exact_with_max_tiles_bounding_each_call():
     assert seen == [16, 16, 13]  # 45 tiles per 1080p frame, never more than max_tiles per call
 
 
+def test_unset_max_tiles_runs_one_tile_per_call_on_the_cpu():
+    seen = []
+
+    class Recording(nn.Module):
+        def forward(self, x):
+            seen.append(x.shape[0])
+            return x
+
+    x = torch.rand(1, 3, 100, 100)
+    out = Derainer(Recording(), cpu(tile=64, overlap=16)).derain_tensor(x)
+    torch.testing.assert_close(out, x, rtol=0, atol=1e-6)
+    assert seen == [1, 1, 1, 1]
+    assert EngineConfig().tiles_per_call(torch.device("cuda")) == 16
+    assert EngineConfig(max_tiles=3).tiles_per_call(torch.device("cpu")) == 3
+
+
 def test_tiles_of_all_frames_in_a_batch_are_pooled():
     seen = []
 

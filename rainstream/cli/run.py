@@ -28,7 +28,7 @@ EXAMPLES = """examples:
 --config YAML (a file, or a bundled config: nerd_rain_s, nerd_rain) has these sections; KEY=VALUE
 arguments (dotted keys, Python literals) override it, and flags override both:
   model:    {name: nerd_rain_s, weights: my.safetensors}
-  engine:   {tile: 256, overlap: 32, max_tiles: 16, precision: fp32, backend: eager, device: auto}
+  engine:   {tile: 256, overlap: 32, max_tiles: null, precision: fp32, backend: eager, device: auto}
   encode:   {codec: null, crf: 18, preset: medium, pix_fmt: null, segment_frames: 300}   # null: by OUTPUT
   pipeline: {batch: 1, queue_frames: 8, frames: null, duration: null, allow_missing_frames: false,
              recursive: false, format: null, report: null}
@@ -67,7 +67,7 @@ def register(subparsers) -> None:
     e.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     e.add_argument("--tile", type=int, help="tile size in pixels (default 256)")
     e.add_argument("--overlap", type=int, help="tile overlap in pixels (default 32)")
-    e.add_argument("--max-tiles", type=int, dest="max_tiles", help="tiles per model call (memory bound)")
+    e.add_argument("--max-tiles", type=int, dest="max_tiles", help="tiles per model call (memory bound; default 1 on the CPU, 16 on a GPU)")
     e.add_argument("--backend", choices=["eager", "compile", "tensorrt"], help="default eager")
     e.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="default fp32")
     e.add_argument("--batch", type=int, help="frames per engine call (default 1)")

@@ -25,12 +25,13 @@ class EngineConfig:
     ``tile`` / ``overlap``: None (the default) takes the model architecture's own (256 / 32 for NeRD-Rain,
     whose implicit decoder normalises coordinates to the input, so its output depends on the tile
     size; see ``rainstream models``), resolved by the ``Derainer``. ``max_tiles`` bounds device memory:
-    tiles of all frames in a batch are pooled and run this many per model call.
+    tiles of all frames in a batch are pooled and run this many per model call; None takes the
+    device's (``tiles_per_call``).
     """
 
     tile: int | None = None
     overlap: int | None = None
-    max_tiles: int = 16
+    max_tiles: int | None = None
     precision: str = "fp32"
     backend: str = "eager"
     device: str = "auto"
@@ -46,7 +47,7 @@ class EngineConfig:
             tile = self.tile if self.tile is not None else largest_default_tile()
             if not self.overlap < tile // 2:
                 raise RainstreamError(f"`overlap` must be in [0, tile/2) = [0, {tile // 2}), not {self.overlap}")
-        if self.max_tiles < 1:
+        if self.max_tiles is not None and self.max_tiles < 1:
             raise RainstreamError(f"`max_tiles` must be at least 1, not {self.max_tiles}")
         if self.precision not in PRECISIONS:
             raise RainstreamError(f"`precision` must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
@@ -73,6 +74,15 @@ class EngineConfig:
         tile = self.tile if self.tile is not None else (arch.default_tile if arch else DEFAULT_TILE)
         overlap = self.overlap if self.overlap is not None else (arch.default_overlap if arch else DEFAULT_OVERLAP)
         return replace(self, tile=tile, overlap=min(overlap, tile // 2 - 1) if self.overlap is None else overlap)
+
+    def tiles_per_call(self, device: torch.device) -> int:
+        """``max_tiles``, or when unset the device's: 16 on a GPU, where a batch of tiles fills the chip,
+        and 1 on the CPU, where batching buys nothing and large activations cost page faults: per
+        256x256 tile, NeRD-Rain-S took 4.9 s one at a time against 10.7 s four at a time (1 thread,
+        docs/BENCHMARKS.md "Large frames")."""
+        if self.max_tiles is not None:
+            return self.max_tiles
+        return 1 if device.type == "cpu" else 16
 
 
 def largest_default_tile() -> int:

@@ -101,7 +101,7 @@ class Derainer:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self._run = build_backend(model, config, self.device)
-        self._max_tiles = config.max_tiles  # lowered for good after an out-of-memory error
+        self._max_tiles = config.tiles_per_call(self.device)  # lowered for good after an out-of-memory error
         self._warned_nonfinite = False
         self._plans: dict[tuple[int, int], tuple[TilePlan, torch.Tensor]] = {}
         cuda = self.device.type == "cuda"
