@@ -124,3 +124,20 @@ def test_resume_keeps_the_missing_frames_rule(tmp_path, tiny_weights):
                              capture_output=True, text=True, timeout=300)
     assert allowed.returncode == 0, allowed.stderr
     assert "could not be decoded" in allowed.stderr and "WARNING" in allowed.stderr
+
+
+@pytest.mark.parametrize("damaged,refused", [(5, True), (30, False)], ids=["before-the-limit", "after-the-limit"])
+def test_gif_cut_short_by_a_limit_checks_the_frames_it_wrote(tmp_path, damaged, refused):
+    good = make_clip(tmp_path / "good.mp4", frames=50, gop=25)
+    bad = str(tmp_path / "bad.mp4")
+    _damage_packets(good, bad, [damaged])  # a P-frame: it and the rest of its GOP are lost (frame 5: the
+    # 10 frames written run to 0.400 s, five of them decoded from a lost reference)
+    out = tmp_path / "out.gif"
+    if refused:
+        with pytest.raises(RainstreamError, match=r"^6 input frame\(s\) could not be decoded \(at 0\.200s, .*, 0\.400s\)"):
+            rainstream.derain(bad, out, derainer=InvertEngine(), progress=False, frames=10)
+        assert not out.exists()
+    else:
+        rainstream.derain(bad, out, derainer=InvertEngine(), progress=False, frames=10)
+        with av.open(str(out)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == 10

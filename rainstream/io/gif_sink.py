@@ -73,6 +73,7 @@ class GifSink(Sink):
         for packet in self._stream.encode(paletted):
             self._container.mux(packet)
         self.frames_written += 1
+        self.last_pts = frame.pts
 
     def close(self) -> None:
         if self._container is None:

@@ -208,3 +208,4 @@ class ImageSink(Sink):
             self.failures.append((frame.meta.get("path", f"frame {frame.index}"), str(exc)))
             return
         self.frames_written += 1
+        self.last_pts = frame.pts

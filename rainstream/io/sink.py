@@ -20,9 +20,11 @@ def close_quietly(container) -> None:
 
 
 class Sink:
-    """Base of the sinks: subclasses implement ``write``, ``close`` and ``abort``."""
+    """Base of the sinks: subclasses implement ``write``, ``close`` and ``abort``; ``last_pts`` is
+    the pts of the last frame written (where a run cut short stopped, for the missing-frames rule)."""
 
     frames_written: int = 0
+    last_pts: int | None = None
 
     def write(self, frame: Frame) -> None:
         raise NotImplementedError

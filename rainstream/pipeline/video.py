@@ -174,7 +174,7 @@ class VideoJob(Job):
             with sink:
                 summary = runner.run(source, sink, total=total)
                 if not summary.interrupted:
-                    self._check_missing(source, None, runner.limited)  # before the GIF is renamed into place
+                    self._check_missing(source, None, runner.limited, written_upto=sink.last_pts)  # before the rename
         summary = dataclasses.replace(summary, output=self.output)
         if summary.interrupted:
             raise Interrupted(f"interrupted: {self.output} holds the first {counted(summary.frames, 'frame')}")
@@ -210,17 +210,19 @@ class VideoJob(Job):
         logger.info(summary.line())
         return summary
 
-    def _check_missing(self, source, journal: Journal | None, cut_short: bool) -> None:
+    def _check_missing(self, source, journal: Journal | None, cut_short: bool, written_upto=None) -> None:
         """The missing-frames rule, the same for a resumed job as for an uninterrupted one: frames lost
-        in finished segments come from the journal (none for a one-pass GIF or stills), later ones (and a
-        truncated end) from the source."""
+        in finished segments come from the journal, the others from the source: up to the last frame
+        written (``written_upto``) when a limit cut a one-pass GIF or stills run short, else to the end,
+        with a truncated end counted too."""
         report = getattr(source, "report", None)
         lost = journal.lost_pts if journal is not None else []
         after = journal.last_pts if journal is not None else None
         ended_early = None
-        if report is not None and not cut_short:
-            lost = sorted(set(lost) | set(report.lost_pts(after=after)))
-            ended_early = report.ended_early
+        if report is not None and (not cut_short or written_upto is not None):
+            upto = written_upto if cut_short else None
+            lost = sorted(set(lost) | set(report.lost_pts(after=after, upto=upto)))
+            ended_early = None if cut_short else report.ended_early
         if not lost and ended_early is None:
             return
         tb = source.info.time_base
