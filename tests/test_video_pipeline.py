@@ -205,3 +205,21 @@ def test_pipeline_bench_times_the_same_frames(tmp_path):
     assert engine.calls == 1 + 5 + 5  # warm-up, engine-only pass, pipeline pass
     assert result.end_to_end_fps > 0 and result.engine_fps > 0
     assert "efficiency" in result.line()
+
+
+def test_large_frames_get_shorter_queues_in_jobs_and_ray_parts_alike(tmp_path):
+    from types import SimpleNamespace
+
+    from rainstream.pipeline.config import PipelineSettings
+    from rainstream.pipeline.job import make_runner
+
+    def video(w, h, deep=False):
+        return SimpleNamespace(width=w, height=h, high_bit_depth=deep)
+
+    engine = InvertEngine()
+    assert make_runner(engine, PipelineSettings(), info=video(1920, 1080)).queue_frames == 8  # 6 MB frames
+    assert make_runner(engine, PipelineSettings(), info=video(3840, 2160)).queue_frames == 4  # 96 MiB / 24.9 MB
+    assert make_runner(engine, PipelineSettings(), info=video(7680, 4320, deep=True)).queue_frames == 2  # floor
+    assert make_runner(engine, PipelineSettings(queue_frames=6), info=video(3840, 2160)).queue_frames == 6
+    assert make_runner(engine, PipelineSettings(batch=4), info=video(3840, 2160)).queue_frames == 4  # a batch fits
+

@@ -5,11 +5,27 @@ import os
 from typing import Any
 
 from rainstream.errors import RainstreamError
-from rainstream.pipeline.config import RunConfig
+from rainstream.pipeline.config import PipelineSettings, RunConfig
 from rainstream.pipeline.runner import FrameLimit, Runner, RunSummary
 
 
-QUEUE_BYTES = 96 * 2**20  # frames in each runner queue, by size (see ``Job.runner``)
+QUEUE_BYTES = 96 * 2**20  # frames in each runner queue, by size (see ``make_runner``)
+
+
+def make_runner(derainer: Any, p: PipelineSettings, *, live: bool = False, limit: FrameLimit | None = None,
+                report_every: float | None = None, progress: bool | None = None, info: Any = None,
+                bar: Any = None) -> Runner:
+    """The runner for pipeline settings ``p`` (``progress`` None: the config's): every job and every
+    Ray part gets its runner here. Unless ``queue_frames`` is set, the queues of large frames (those
+    of a video with this ``info``) hold fewer of them: at 4K eight decoded plus eight derained frames
+    are ~400 MB that buy no speed."""
+    queue = p.queue_for(live)
+    if p.queue_frames is None and info is not None:
+        frame_bytes = info.width * info.height * 3 * (2 if info.high_bit_depth else 1)
+        queue = min(queue, max(2, QUEUE_BYTES // frame_bytes))
+    return Runner(derainer, batch=p.batch, queue_frames=max(queue, p.batch), live=live, limit=limit,
+                  progress=p.progress if progress is None else progress, report_every=report_every,
+                  progress_every=p.report_every, bar=bar)
 
 
 class Interrupted(RainstreamError):
@@ -36,18 +52,10 @@ class Job:
         raise NotImplementedError
 
     def runner(self, derainer: Any, *, live: bool = False, limit: FrameLimit | None = None,
-               report_every: float | None = None, progress: bool | None = None,
-               frame_bytes: int | None = None) -> Runner:
-        """The runner with this job's pipeline settings (``progress`` None: the config's). Unless
-        ``queue_frames`` is set, the queues of large frames (``frame_bytes`` each) hold fewer of them:
-        at 4K eight decoded plus eight derained frames are ~400 MB that buy no speed."""
-        p = self.config.pipeline
-        queue = p.queue_for(live)
-        if p.queue_frames is None and frame_bytes:
-            queue = min(queue, max(2, QUEUE_BYTES // frame_bytes))
-        return Runner(derainer, batch=p.batch, queue_frames=max(queue, p.batch), live=live,
-                      limit=limit, progress=p.progress if progress is None else progress,
-                      report_every=report_every, progress_every=p.report_every, bar=self.progress_bar)
+               report_every: float | None = None, progress: bool | None = None, info: Any = None) -> Runner:
+        """The runner with this job's pipeline settings (``progress`` None: the config's)."""
+        return make_runner(derainer, self.config.pipeline, live=live, limit=limit, report_every=report_every,
+                           progress=progress, info=info, bar=self.progress_bar)
 
     def close(self) -> None:
         """Release what validation kept open (nothing, for most jobs)."""

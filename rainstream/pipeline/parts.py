@@ -24,8 +24,8 @@ from rainstream.io.journal import Journal
 from rainstream.io.output_plan import plan_output
 from rainstream.io.segment_sink import SegmentSink
 from rainstream.pipeline.config import RunConfig, resume_identity
-from rainstream.pipeline.job import Interrupted
-from rainstream.pipeline.runner import FrameLimit, Runner
+from rainstream.pipeline.job import Interrupted, make_runner
+from rainstream.pipeline.runner import FrameLimit
 from rainstream.pipeline.video import prepare_journal
 
 
@@ -106,10 +106,9 @@ def run_part(input_path: str, output: str, work_dir: str, part: Part, config: Ru
         start_after = None if part.start_pts is None else part.start_pts - 1
     p = config.pipeline
     limit = FrameLimit(before_pts=part.end_pts) if part.end_pts is not None else None
-    runner = Runner(derainer, batch=p.batch, queue_frames=max(p.queue_for(False), p.batch), limit=limit,
-                    progress=False, bar=bar)
     with FileSource(input_path, start_after_pts=start_after,
                     first_index=part.first_index + journal.frames_done) as source:
+        runner = make_runner(derainer, p, limit=limit, progress=False, info=source.info, bar=bar)
         plan = plan_output(output, source.info, config.encode)
         report = source.report
         with SegmentSink(part_dir, source.info, config.encode, journal, plan=plan, lost_pts=report.lost_pts) as sink:

@@ -129,11 +129,6 @@ class VideoJob(Job):
         if self.plan.note:
             logger.info(self.plan.note)
 
-    def _frame_bytes(self) -> int:
-        """Bytes of one decoded frame: large frames get shorter queues."""
-        info = self.info
-        return info.width * info.height * 3 * (2 if info.high_bit_depth else 1)
-
     def _source_and_limit(self, done_before: int, last_pts):
         p = self.config.pipeline
         if self.input_path is not None:
@@ -165,7 +160,7 @@ class VideoJob(Job):
         if self.config.pipeline.resume:
             logger.info(f"{self.plan.describe()} cannot be resumed; starting from the beginning")
         source, limit, total = self._source_and_limit(0, None)
-        runner = self.runner(derainer, limit=limit, frame_bytes=self._frame_bytes())
+        runner = self.runner(derainer, limit=limit, info=self.info)
         if self.plan.kind == GIF:
             sink = GifSink(self.output, self.info)
         else:
@@ -186,7 +181,7 @@ class VideoJob(Job):
         journal = prepare_journal(work_dir, self.input_path, resume_identity(config), p.resume)
         done_before = journal.frames_done
         source, limit, total = self._source_and_limit(done_before, journal.last_pts)
-        runner = self.runner(derainer, limit=limit, frame_bytes=self._frame_bytes())
+        runner = self.runner(derainer, limit=limit, info=self.info)
         with source:
             report = getattr(source, "report", None)
             lost = report.lost_pts if report is not None else None
