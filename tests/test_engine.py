@@ -57,6 +57,18 @@ class NaNUnderAutocast(nn.Module):
         return x * x
 
 
+class Recording(nn.Module):
+    """The identity, noting how many tiles each call got."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[int] = []
+
+    def forward(self, x):
+        self.seen.append(x.shape[0])
+        return x
+
+
 def cpu(**kw):
     return EngineConfig(device="cpu", **kw)
 
@@ -72,45 +84,27 @@ def test_tiling_reproduces_the_untiled_result_for_pointwise_models(model, size):
 
 
 def test_1080p_identity_is_exact_with_max_tiles_bounding_each_call():
-    seen = []
-
-    class Recording(nn.Module):
-        def forward(self, x):
-            seen.append(x.shape[0])
-            return x
-
+    recording = Recording()
     x = torch.rand(1, 3, 1080, 1920)
-    out = Derainer(Recording(), cpu(max_tiles=16)).derain_tensor(x)
+    out = Derainer(recording, cpu(max_tiles=16)).derain_tensor(x)
     torch.testing.assert_close(out, x, rtol=0, atol=1e-6)
-    assert seen == [16, 16, 13]  # 45 tiles per 1080p frame, never more than max_tiles per call
+    assert recording.seen == [16, 16, 13]  # 45 tiles per 1080p frame, never more than max_tiles per call
 
 
 def test_unset_max_tiles_runs_one_tile_per_call_on_the_cpu():
-    seen = []
-
-    class Recording(nn.Module):
-        def forward(self, x):
-            seen.append(x.shape[0])
-            return x
-
+    recording = Recording()
     x = torch.rand(1, 3, 100, 100)
-    out = Derainer(Recording(), cpu(tile=64, overlap=16)).derain_tensor(x)
+    out = Derainer(recording, cpu(tile=64, overlap=16)).derain_tensor(x)
     torch.testing.assert_close(out, x, rtol=0, atol=1e-6)
-    assert seen == [1, 1, 1, 1]
+    assert recording.seen == [1, 1, 1, 1]
     assert EngineConfig().tiles_per_call(torch.device("cuda")) == 16
     assert EngineConfig(max_tiles=3).tiles_per_call(torch.device("cpu")) == 3
 
 
 def test_tiles_of_all_frames_in_a_batch_are_pooled():
-    seen = []
-
-    class Recording(nn.Module):
-        def forward(self, x):
-            seen.append(x.shape[0])
-            return x
-
-    Derainer(Recording(), cpu(tile=64, overlap=16, max_tiles=32)).derain_tensor(torch.rand(3, 3, 100, 100))
-    assert seen == [12]  # 3 frames x 4 tiles in one call, not one call per frame
+    recording = Recording()
+    Derainer(recording, cpu(tile=64, overlap=16, max_tiles=32)).derain_tensor(torch.rand(3, 3, 100, 100))
+    assert recording.seen == [12]  # 3 frames x 4 tiles in one call, not one call per frame
 
 
 @pytest.mark.parametrize("dtype,scale", [(np.uint8, 255), (np.uint16, 65535)])
