@@ -42,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rainstream",
-        description="Real-time video deraining with NeRD-Rain and DRSformer (rainstream models lists them).",
+        description="Real-time video deraining with NeRD-Rain, DRSformer and MSPFN (rainstream models lists them).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

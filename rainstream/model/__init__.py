@@ -1,4 +1,4 @@
-"""The model zoo: NeRD-Rain and DRSformer as small modules, one registry, ``load_model`` as the entry point."""
+"""The model zoo: NeRD-Rain, DRSformer and MSPFN as small modules, one registry, ``load_model`` as the entry point."""
 from rainstream.devices import resolve_device
 from rainstream.model.drsformer import DRSformer, DRSformerConfig
 from rainstream.model.loading import ModelInfo, build_model, list_models, load_model, load_state, load_weights
