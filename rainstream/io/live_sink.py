@@ -91,7 +91,7 @@ class LiveSink(Sink):
         self._range = range_for(info.color_range, info.pix_fmt)
         self._container = None
         self._stream = None
-        self._last_pts: int | None = None
+        self.last_pts: int | None = None
         if self.publishing:
             scheme = self.output.split("://", 1)[0].lower()
             self._path = self.output
@@ -137,7 +137,7 @@ class LiveSink(Sink):
                 self._open(frame)
             elif not self._reopen(frame):
                 return  # the receiver is still gone: this frame is dropped
-        if self._last_pts is not None and frame.pts <= self._last_pts:
+        if self.last_pts is not None and frame.pts <= self.last_pts:
             return  # a live sink cannot go back in time; never happens with LiveSource pts
         vf = rgb_to_frame(frame.image, self._pix_fmt, self._matrix, self._range)
         vf.pts, vf.time_base = frame.pts, frame.time_base
@@ -150,7 +150,7 @@ class LiveSink(Sink):
                 raise RainstreamError(f"writing {self.where} failed: {reason}") from None
             self._receiver_left(reason)
             return
-        self._last_pts = frame.pts
+        self.last_pts = frame.pts
         self.frames_written += 1
 
     # -- a re-published stream whose receiver leaves (RTSP and RTMP alike) ---------------------
