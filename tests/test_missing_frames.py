@@ -141,3 +141,40 @@ def test_gif_cut_short_by_a_limit_checks_the_frames_it_wrote(tmp_path, damaged, 
         rainstream.derain(bad, out, derainer=InvertEngine(), progress=False, frames=10)
         with av.open(str(out)) as c:
             assert sum(1 for _ in c.decode(video=0)) == 10
+
+
+def test_a_part_derained_on_its_own_applies_the_whole_file_rule(tmp_path):
+    """Ray workers derain parts with `run_part`: the part holding the damage fails with the same line
+    a whole-file run gives (naming the part), the others complete; allowed, it is written with a warning."""
+    from loguru import logger
+
+    from rainstream.pipeline.parts import plan_parts, run_part
+
+    good = make_clip(tmp_path / "good.mp4", frames=75, gop=25)
+    bad = str(tmp_path / "bad.mp4")
+    _damage_packets(good, bad, [26])  # in the second part: it and the P-frames after it are lost
+    parts = plan_parts(bad, 25)
+    assert [p.frames for p in parts] == [25, 25, 25]
+    out = str(tmp_path / "out.mp4")
+    strict = RunConfig.load(allow_missing_frames=False)
+    assert run_part(bad, out, str(tmp_path / "strict"), parts[0], strict, InvertEngine()) == (25, 25)
+    with pytest.raises(RainstreamError) as whole:
+        rainstream.derain(bad, tmp_path / "whole.mp4", derainer=InvertEngine(), progress=False)
+    with pytest.raises(RainstreamError) as in_part:
+        run_part(bad, out, str(tmp_path / "strict"), parts[1], strict, InvertEngine())
+    assert str(in_part.value).startswith("23 input frame(s) could not be decoded in part 1 (at 1.080s, ")
+    assert str(in_part.value).replace(" in part 1", "") == str(whole.value)
+
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
+    try:
+        allowed = RunConfig.load(allow_missing_frames=True)
+        done = [run_part(bad, out, str(tmp_path / "allowed"), part, allowed, InvertEngine()) for part in parts]
+    finally:
+        logger.remove(sink)
+    whole_allowed = rainstream.derain(bad, tmp_path / "whole.mp4", derainer=InvertEngine(), progress=False,
+                                      allow_missing_frames=True)
+    assert [d[0] for d in done] == [25, 24, 25] and whole_allowed.frames == 74  # the one packet with no frame
+    about_lost = [w for w in warnings if "could not be decoded" in w]
+    assert len(about_lost) == 1 and about_lost[0].startswith("23 input frame(s) could not be decoded in part 1")
+    assert about_lost[0].endswith("the output misses them")

@@ -25,6 +25,7 @@ from rainstream.io.output_plan import plan_output
 from rainstream.io.segment_sink import SegmentSink
 from rainstream.pipeline.config import RunConfig, resume_identity
 from rainstream.pipeline.job import Interrupted, make_runner
+from rainstream.pipeline.missing import check_missing_frames
 from rainstream.pipeline.runner import FrameLimit
 from rainstream.pipeline.video import prepare_journal
 
@@ -113,15 +114,13 @@ def run_part(input_path: str, output: str, work_dir: str, part: Part, config: Ru
         report = source.report
         with SegmentSink(part_dir, source.info, config.encode, journal, plan=plan, lost_pts=report.lost_pts) as sink:
             summary = runner.run(source, sink)
-        # the same rule as a whole-file run: lost in earlier attempts (journal) or in this one
-        missing = sorted(set(journal.lost_pts) | set(
-            t for t in report.lost_pts(after=start_after) if part.end_pts is None or t < part.end_pts))
     if summary.interrupted:
         raise Interrupted(f"interrupted in part {part.number} of {input_path}")
-    if missing and not p.allow_missing_frames:
-        raise RainstreamError(f"{len(missing)} input frame(s) could not be decoded (part {part.number}); "
-                              "the output would miss them, so it was not written "
-                              "(set `allow_missing_frames` to write it anyway)")
+    # the whole-file rule: lost in earlier attempts (journal) or in this one, up to the part's end
+    lost = [*journal.lost_pts, *(t for t in report.lost_pts(after=start_after)
+                                 if part.end_pts is None or t < part.end_pts)]
+    check_missing_frames(source.info, lost, report.ended_early, allow=p.allow_missing_frames,
+                         where=f" in part {part.number}")
     journal.complete = True
     journal.save(part_dir)
     return journal.frames_done, journal.frames_done - done_before

@@ -27,6 +27,7 @@ from rainstream.io.segment_sink import SegmentSink
 from rainstream.log import counted
 from rainstream.pipeline.config import RunConfig, resume_identity
 from rainstream.pipeline.job import Interrupted, Job
+from rainstream.pipeline.missing import check_missing_frames
 from rainstream.pipeline.runner import FrameLimit, RunSummary
 
 
@@ -216,27 +217,9 @@ class VideoJob(Job):
         ended_early = None
         if report is not None and (not cut_short or written_upto is not None):
             upto = written_upto if cut_short else None
-            lost = sorted(set(lost) | set(report.lost_pts(after=after, upto=upto)))
+            lost = [*lost, *report.lost_pts(after=after, upto=upto)]
             ended_early = None if cut_short else report.ended_early
-        if not lost and ended_early is None:
-            return
-        tb = source.info.time_base
-        problems = []
-        if lost:
-            shown = ", ".join(f"{float(p * tb):.3f}s" for p in lost[:10])
-            problems.append(f"{len(lost)} input frame(s) could not be decoded (at {shown}"
-                            f"{', ...' if len(lost) > 10 else ''})")
-        if ended_early is not None:
-            ended, announced = ended_early
-            rate = float(source.info.rate) if source.info.rate else 25.0
-            problems.append(f"the input's frames end at {ended:.2f}s, before its announced duration of "
-                            f"{announced:.2f}s (truncated file?): about {round((announced - ended) * rate)} "
-                            "frame(s) missing")
-        what = "; ".join(problems)
-        if not self.config.pipeline.allow_missing_frames:
-            raise RainstreamError(f"{what}; the output would miss them, so it was not written "
-                                  "(set `allow_missing_frames` to write it anyway)")
-        logger.warning(f"{what}; the output misses them")
+        check_missing_frames(source.info, lost, ended_early, allow=self.config.pipeline.allow_missing_frames)
 
 
 def _end_time(journal: Journal, info) -> float | None:
