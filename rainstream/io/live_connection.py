@@ -181,8 +181,17 @@ class Connection:
         self._started = False
         self._closed = False
         before = _socket_inodes()
-        self.container = av.open(target.url, "r", format=target.format, options=dict(target.options),
-                                 timeout=(open_timeout, read_timeout))
+        started = time.monotonic()
+        try:
+            self.container = av.open(target.url, "r", format=target.format, options=dict(target.options),
+                                     timeout=(open_timeout, read_timeout))
+        except av.error.InvalidDataError:
+            # FFmpeg's RTSP reports a server that accepts but never answers as "Invalid data found"
+            # once its socket timeout (`read_timeout`) runs out: a hung (e.g. rebooting) camera,
+            # worth retrying, not a stream that can never be read.
+            if target.kind == "network" and time.monotonic() - started >= 0.9 * read_timeout:
+                raise TimeoutError(f"no answer within {read_timeout:g} s of connecting (`live.read_timeout`)") from None
+            raise
         # Sockets this open created: the ones teardown() may shut down.
         self._inodes = _socket_inodes() - before
         try:
