@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import os
+import signal
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+
+# A suite started in the background (`pytest &`, `nohup`) inherits SIGINT as ignored, and so would
+# every CLI process the tests start: Python then installs no KeyboardInterrupt handler, and the tests
+# that press Ctrl-C on a run would wait for nothing. Children of a handled SIGINT start with the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # small ground truth, carried by the project
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"  # the large rest, next to the checkout
