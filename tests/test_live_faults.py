@@ -59,6 +59,7 @@ def _connected(proc: subprocess.Popen, port: int, within: float) -> bool:
         time.sleep(0.05)
     return False
 
+
 def _assert_no_secret(*texts: str) -> None:
     joined = "\n".join(texts)
     for form in SECRET_FORMS:
@@ -162,8 +163,8 @@ def test_ctrl_c_while_the_first_connection_opens_returns_at_once(tmp_path):
 
     cam = SilentCamera(reply=False)  # accepts, never answers
     try:
-        # FFmpeg gives up on a silent server after `read_timeout` (default 5 s, which a loaded box's
-        # start-up and polling could eat): 60 s here, so only the Ctrl-C can end this open.
+        # FFmpeg gives up on a silent server after `read_timeout` (default 5 s): 60 s here, so only
+        # the Ctrl-C can end this open.
         proc = subprocess.Popen(BASE + [cam.url, "-o", str(tmp_path / "rec.mkv"), "live.read_timeout=60"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=_env(PYTHONFAULTHANDLER="1"))

@@ -9,7 +9,6 @@ logged or raised in redacted form (``rtsp://user:***@host``).
 """
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -136,11 +135,6 @@ class LiveSource:
         box: dict = {}
 
         def connect() -> None:
-            # Signals go to the waiting thread: delivered here, a Ctrl-C would cut FFmpeg's open short
-            # with a misleading error (seen: "Invalid data found") that could win the race against
-            # the KeyboardInterrupt. FFmpeg's own threads inherit the mask.
-            if hasattr(signal, "pthread_sigmask"):
-                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             try:
                 box["conn"] = Connection(self.target, timeout, o.read_timeout, realtime=o.realtime)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
