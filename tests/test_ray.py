@@ -4,6 +4,7 @@ an interrupted batch redoes only what was missing."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
@@ -58,7 +59,7 @@ def single(clips, tiny_weights, tmp_path_factory):
     return refs
 
 
-def assert_same_as_single(output, reference, source, min_psnr=45.0):
+def assert_same_as_single(output, reference, source, min_psnr):
     got, ref = read_video(output), read_video(reference)
     assert len(got["frames"]) == len(ref["frames"]) == len(read_video(source)["frames"])
     assert got["pts"] == ref["pts"]
@@ -67,12 +68,16 @@ def assert_same_as_single(output, reference, source, min_psnr=45.0):
     assert min(psnrs) >= min_psnr, [(i, v) for i, v in enumerate(psnrs) if v < min_psnr]
 
 
-# A segment redone by a restarted worker holds the same derained frames, but x264 sometimes encodes
-# its B-frames differently (seen: I and P packets identical, B packets not; 37-44 dB luma PSNR to the
-# single-process frames in 3 of 6 killed runs, 120 dB in the others and in every run without a
-# kill). So after a kill or an interruption the redone file is held to the bound that
-# test_video_resume uses for a resumed file.
-REDONE_PSNR = 35.0
+# Identical derained frames do not always give identical x264 packets from one run to the next: in
+# some runs B-frames come out encoded differently (I and P packets identical). Seen: on a file cut
+# into parts in about half the runs, after a killed worker in 2 of 3 runs (40-46 dB luma PSNR to the
+# single-process frames), and once in CI on a 5-frame file no part boundary touches (37.8-39.1 dB
+# under a loaded suite). The same killed runs encoded losslessly (ffv1) gave identical frames in 3 of 3,
+# so the pixels are not what differs. Outputs in x264 are therefore held to this bound (two encodes of
+# one content; neighbouring frames of these clips are ~25 dB apart), and pixel equality is asserted
+# where it can be: in ffv1 (test_killed_worker_is_retried_and_outputs_complete).
+X264_PSNR = 35.0
+EXACT = 120.0  # luma_psnr of identical frames
 
 
 def test_three_clips_and_a_garbage_file(local_ray, clips, single, tiny_weights, tmp_path):
@@ -80,7 +85,7 @@ def test_three_clips_and_a_garbage_file(local_ray, clips, single, tiny_weights, 
 
     assert [p.first_index for p in plan_parts(clips["long.mp4"], PART_FRAMES, SEGMENT)] == [0, 12, 24]
     garbage = tmp_path / "garbage.mp4"
-    garbage.write_bytes(os.urandom(4000))
+    garbage.write_bytes(random.Random(0).randbytes(4000))  # seeded: some random bytes parse as audio
     out = tmp_path / "out"
     report = tmp_path / "report.json"
     with pytest.raises(SomeFailed) as failed:
@@ -91,9 +96,7 @@ def test_three_clips_and_a_garbage_file(local_ray, clips, single, tiny_weights, 
     assert "garbage.mp4" in str(failed.value) and "cannot read" in summary.files[3].error
     assert summary.workers == 2 and summary.frames == 8 + 5 + 36
     for name, path in clips.items():
-        # a file cut into parts is held to the resume bound: in about half the runs x264 encodes the
-        # last segment's B-frames differently (37-42 dB on 4 frames, the rest identical)
-        assert_same_as_single(out / name, single[name], path, min_psnr=35.0 if name == "long.mp4" else 45.0)
+        assert_same_as_single(out / name, single[name], path, X264_PSNR)
         assert not os.path.exists(work_dir_for(str(out / name)))
     assert sorted(os.listdir(out)) == sorted(clips)  # nothing else left behind
     import json
@@ -114,20 +117,23 @@ def _kill_first_busy_worker(killed: list, stop: threading.Event) -> None:
         time.sleep(0.02)
 
 
-def test_killed_worker_is_retried_and_outputs_complete(local_ray, clips, single, tiny_weights, tmp_path):
+def test_killed_worker_is_retried_and_outputs_complete(local_ray, clips, tiny_weights, tmp_path):
+    lossless = settings(tiny_weights, codec="ffv1")  # the redone part's pixels, not x264's choices
+    reference = str(tmp_path / "single.mp4")
+    rainstream.derain(clips["long.mp4"], reference, **lossless)
     killed: list = []
     stop = threading.Event()
     watcher = threading.Thread(target=_kill_first_busy_worker, args=(killed, stop), daemon=True)
     watcher.start()
     try:
         summary = rainstream.derain([clips["long.mp4"]], tmp_path / "out", ray="local", workers=2,
-                                    part_frames=PART_FRAMES, **settings(tiny_weights))
+                                    part_frames=PART_FRAMES, **lossless)
     finally:
         stop.set()
         watcher.join()
     assert killed, "no worker was caught in a part"
     assert [f.status for f in summary.files] == ["done"]
-    assert_same_as_single(tmp_path / "out" / "long.mp4", single["long.mp4"], clips["long.mp4"], REDONE_PSNR)
+    assert_same_as_single(tmp_path / "out" / "long.mp4", reference, clips["long.mp4"], EXACT)
 
 
 def test_resume_after_an_interrupted_batch_redoes_only_what_was_missing(local_ray, clips, single, tiny_weights,
@@ -159,8 +165,8 @@ def test_resume_after_an_interrupted_batch_redoes_only_what_was_missing(local_ra
     assert short.status == "skipped" and short.new_frames == 0
     assert long.status == "done" and long.frames == 36
     assert 0 < long.new_frames <= 36 - PART_FRAMES  # at least one finished part was not derained again
-    assert_same_as_single(out / "short.mp4", single["short.mp4"], clips["short.mp4"])
-    assert_same_as_single(out / "long.mp4", single["long.mp4"], clips["long.mp4"], REDONE_PSNR)
+    assert_same_as_single(out / "short.mp4", single["short.mp4"], clips["short.mp4"], X264_PSNR)
+    assert_same_as_single(out / "long.mp4", single["long.mp4"], clips["long.mp4"], X264_PSNR)
 
 
 def test_workers_that_cannot_see_the_inputs_are_one_clear_error(local_ray, tiny_weights):
