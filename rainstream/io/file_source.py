@@ -15,6 +15,7 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 from loguru import logger
 
 from rainstream.errors import RainstreamError
@@ -91,10 +92,11 @@ def _open_input(path: str) -> av.container.InputContainer:
 
 
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
-    for sd in frame.side_data or ():
-        if sd.type.name == "DISPLAYMATRIX":
-            return tuple(int(v) for v in np.frombuffer(bytes(sd), dtype=np.int32)[:9])
-    return None
+    # Looked up by type: iterating side data yields the entries up to PyAV 18.1.0, their types from 18.1.1.
+    sd = frame.side_data.get(SideDataType.DISPLAYMATRIX) if frame.side_data else None
+    if sd is None:
+        return None
+    return tuple(int(v) for v in np.frombuffer(bytes(sd), dtype=np.int32)[:9])
 
 
 def _in_pts_order(frames: Iterator[av.VideoFrame], window: int = 8) -> Iterator[av.VideoFrame]:
