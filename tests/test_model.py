@@ -112,6 +112,37 @@ def test_convert_cli_on_garbage_prints_one_error_line(tmp_path):
     assert not (tmp_path / "x.safetensors").exists()
 
 
+def _seeded_weights(path, name, seed):
+    from rainstream.model.checkpoint import write_safetensors
+
+    torch.manual_seed(seed)
+    state = build_model(name).state_dict()
+    write_safetensors(state, path)
+    return state
+
+
+def test_convert_cli_averages_files_of_one_network(tmp_path):
+    a = _seeded_weights(tmp_path / "a.safetensors", "nerd_rain_tiny", 1)
+    b = _seeded_weights(tmp_path / "b.safetensors", "nerd_rain_tiny", 2)
+    mean = tmp_path / "mean.safetensors"
+    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(tmp_path / "a.safetensors"),
+                           str(tmp_path / "b.safetensors"), "-o", str(mean)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    got = load_model("nerd_rain_tiny", weights=mean).state_dict()
+    assert got.keys() == a.keys()
+    for key, value in got.items():
+        torch.testing.assert_close(value, (a[key] + b[key]) / 2, rtol=0, atol=1e-7)
+    assert not torch.equal(got["scales.0.patch_embed.weight"], a["scales.0.patch_embed.weight"])
+
+    _seeded_weights(tmp_path / "other.safetensors", "drsformer_tiny", 3)
+    bad = tmp_path / "bad.safetensors"
+    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(tmp_path / "a.safetensors"),
+                           str(tmp_path / "other.safetensors"), "-o", str(bad)], capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "not the same network" in done.stderr
+    assert not bad.exists()
+
+
 @pytest.mark.parametrize("name", ["nerd_rain_s", "nerd_rain"])
 def test_yaml_configs_describe_the_registered_variants(name):
     data = yaml.safe_load((REPO / "rainstream" / "configs" / f"{name}.yaml").read_text())

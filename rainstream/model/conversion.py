@@ -29,13 +29,51 @@ def convert_checkpoint(src: str | Path, dst: str | Path, half: bool = False, nam
     The file is only written once the weights have loaded into the network they describe, and is
     checked by reading it back (same architecture, config and tensors).
     """
+    _check_output(dst)
+    model = _read_any(src, name)
+    _write_checked(model, dst, Path(src).name, half)
+    return model
+
+
+def average_checkpoints(srcs: list[str | Path], dst: str | Path, half: bool = False, name=None) -> nn.Module:
+    """Write the element-wise mean of several weight files of one architecture and size to ``dst``.
+
+    Why: fine-tuning runs that start from the same weights can be averaged (a "weight soup"); the
+    bundled default weights are one such mean (see rainstream/weights/nerd_rain_s.md)."""
+    _check_output(dst)
+    models = [_read_any(src, name) for src in srcs]
+    first = models[0]
+    for src, model in zip(srcs[1:], models[1:]):
+        if architecture_of(model) is not architecture_of(first) or model.config != first.config:
+            raise RainstreamError(f"cannot average {srcs[0]} ({architecture_of(first).name}, {first.config}) with "
+                                  f"{src} ({architecture_of(model).name}, {model.config}): not the same network")
+    states = [m.state_dict() for m in models]
+    mean = {}
+    for key, value in states[0].items():
+        if value.is_floating_point():
+            mean[key] = sum(s[key].double() for s in states).div(len(states)).to(value.dtype)
+        elif all(torch.equal(s[key], value) for s in states):
+            mean[key] = value
+        else:
+            raise RainstreamError(f"cannot average {key}: an integer tensor that differs between the files")
+    first.load_state_dict(mean)
+    _write_checked(first, dst, " + ".join(Path(s).name for s in srcs), half)
+    return first
+
+
+def _check_output(dst: str | Path) -> None:
     if Path(dst).suffix != ".safetensors":
         raise RainstreamError(f"output must end in .safetensors: {dst}")
+
+
+def _read_any(src: str | Path, name) -> nn.Module:
     if is_tf_checkpoint(src):  # MSPFN's official weights; read here only, never at run time
-        model = model_from_state(read_tf_state_dict(src), str(src), name)
-    else:
-        model = load_weights(src, name)
-    write_safetensors(model.state_dict(), dst, metadata=safetensors_metadata(model, Path(src).name), half=half)
+        return model_from_state(read_tf_state_dict(src), str(src), name)
+    return load_weights(src, name)
+
+
+def _write_checked(model: nn.Module, dst: str | Path, source: str, half: bool) -> None:
+    write_safetensors(model.state_dict(), dst, metadata=safetensors_metadata(model, source), half=half)
     back = load_weights(dst)
     expected = model.state_dict()
     if back.config != model.config or any(
@@ -43,4 +81,3 @@ def convert_checkpoint(src: str | Path, dst: str | Path, half: bool = False, nam
             for k, v in back.state_dict().items()):
         Path(dst).unlink(missing_ok=True)
         raise CheckpointError(f"{dst} did not read back as written; removed it")
-    return model
