@@ -16,7 +16,7 @@ from rainstream.model.checkpoint import sha256_of
 # The model card sits next to the file.
 DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {
     # rainstream/weights/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
-    "nerd_rain_s": ("nerd_rain_s.safetensors", "c81093b9f4711fe2cde1d6d85a54b7463f73b7051efba36c75bbaa412a3a1565"),
+    "nerd_rain_s": ("nerd_rain_s.safetensors", "e0169a68a68996cdeb9e74535eae557fc30486cc0ea8fa0c43b8b0fb424cb843"),
 }
 
 
