@@ -18,8 +18,9 @@ The architecture and its size are read from the file; BasicSR files ({'params': 
 'module.' prefixes are all accepted. The output records the architecture and its config in its
 metadata and is read back before the command reports success. A TensorFlow checkpoint (MSPFN's
 official weights) is named by its prefix, its .index file or its folder, and is read without
-TensorFlow, optimiser slots ignored; run-time commands only take the converted file. Several files of one architecture and size give
-their element-wise mean (a "weight soup" of fine-tuning runs from the same start).
+TensorFlow, optimiser slots ignored; run-time commands only take the converted file. Several files
+of one architecture and size give their element-wise mean (a "weight soup" of fine-tuning runs from
+the same start).
 """
 
 
