@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import reference_file
+from conftest import reference_file, run_cli
 
 from rainstream.errors import CheckpointError
 from rainstream.model import VARIANTS, build_model, load_model, load_state, variant_config
@@ -121,13 +121,12 @@ def _seeded_weights(path, name, seed):
     return state
 
 
-def test_convert_cli_averages_files_of_one_network(tmp_path):
+def test_convert_cli_averages_files_of_one_network(tmp_path, capsys):
     a = _seeded_weights(tmp_path / "a.safetensors", "nerd_rain_tiny", 1)
     b = _seeded_weights(tmp_path / "b.safetensors", "nerd_rain_tiny", 2)
     mean = tmp_path / "mean.safetensors"
-    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(tmp_path / "a.safetensors"),
-                           str(tmp_path / "b.safetensors"), "-o", str(mean)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    code, err = run_cli(capsys, "convert", tmp_path / "a.safetensors", tmp_path / "b.safetensors", "-o", mean)
+    assert code == 0, err
     got = load_model("nerd_rain_tiny", weights=mean).state_dict()
     assert got.keys() == a.keys()
     for key, value in got.items():
@@ -136,10 +135,9 @@ def test_convert_cli_averages_files_of_one_network(tmp_path):
 
     _seeded_weights(tmp_path / "other.safetensors", "drsformer_tiny", 3)
     bad = tmp_path / "bad.safetensors"
-    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(tmp_path / "a.safetensors"),
-                           str(tmp_path / "other.safetensors"), "-o", str(bad)], capture_output=True, text=True)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "not the same network" in done.stderr
+    code, err = run_cli(capsys, "convert", tmp_path / "a.safetensors", tmp_path / "other.safetensors", "-o", bad)
+    assert code != 0 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "not the same network" in err
     assert not bad.exists()
 
 
