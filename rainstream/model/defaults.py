@@ -16,7 +16,7 @@ from rainstream.model.checkpoint import sha256_of
 # The model card sits next to the file.
 DEFAULT_WEIGHTS: dict[str, tuple[str, str]] = {
     # rainstream/weights/nerd_rain_s.md: preview weights trained on CPU on synthetic rain; see their limits there.
-    "nerd_rain_s": ("nerd_rain_s.safetensors", "e0169a68a68996cdeb9e74535eae557fc30486cc0ea8fa0c43b8b0fb424cb843"),
+    "nerd_rain_s": ("nerd_rain_s.safetensors", "f21d8d2535d186a2124683566749c8d0e3115bd2c48c22e9e44518bc1b6e1468"),
 }
 
 
