@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -88,12 +86,11 @@ def test_checkpoint_that_does_not_fit_names_the_keys(tmp_path, reference):
     assert "BF3.gamma1.weight" in message and "extra.weight" in message
 
 
-def test_convert_cli_writes_safetensors_that_load_identically(tmp_path, reference):
+def test_convert_cli_writes_safetensors_that_load_identically(tmp_path, reference, capsys):
     src, dst = tmp_path / "official.pth", tmp_path / "converted.safetensors"
     torch.save({"state_dict": reference["state_dict"]}, src)
-    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(src), "-o", str(dst)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    code, err = run_cli(capsys, "convert", src, "-o", dst)
+    assert code == 0, err
     assert dst.stat().st_mode & 0o777 == 0o644  # readable by other users, like any shared weights file
     model = load_model("nerd_rain_tiny", weights=dst)
     with torch.no_grad():
@@ -101,14 +98,13 @@ def test_convert_cli_writes_safetensors_that_load_identically(tmp_path, referenc
                                    rtol=0, atol=1e-5)
 
 
-def test_convert_cli_on_garbage_prints_one_error_line(tmp_path):
+def test_convert_cli_on_garbage_prints_one_error_line(tmp_path, capsys):
     src = tmp_path / "garbage.pth"
     src.write_bytes(b"\x00not a checkpoint" * 10)
-    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(src), "-o",
-                           str(tmp_path / "x.safetensors")], capture_output=True, text=True)
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error:")
+    code, err = run_cli(capsys, "convert", src, "-o", tmp_path / "x.safetensors")
+    assert code != 0
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
     assert not (tmp_path / "x.safetensors").exists()
 
 
