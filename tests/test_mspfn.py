@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import reference_file
+from conftest import reference_file, run_cli
 from tf_bundle_writer import tf_variables, write_bundle
 
 from rainstream.errors import CheckpointError
@@ -240,15 +238,10 @@ def test_loss_is_zero_only_for_a_perfect_output_and_has_gradients(tiny):
     assert tiny.stem.fine.weight.grad is not None and tiny.stem.fine.weight.grad.abs().sum() > 0
 
 
-def _convert(src, dst) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(src), "-o", str(dst)],
-                          capture_output=True, text=True)
-
-
-def test_convert_cli_then_load_by_detection_reproduces_the_graph(checkpoint, tmp_path, reference):
+def test_convert_cli_then_load_by_detection_reproduces_the_graph(checkpoint, tmp_path, reference, capsys):
     dst = tmp_path / "mspfn.safetensors"
-    done = _convert(checkpoint, dst)
-    assert done.returncode == 0, done.stderr
+    code, err = run_cli(capsys, "convert", checkpoint, "-o", dst)
+    assert code == 0, err
     model = load_model(weights=dst)  # no model name: the architecture and size come from the file
     assert architecture_of(model).name == "mspfn" and model.config == VARIANTS["mspfn"]
     out, _ = run_with_taps(model, nchw(reference["A/input"]))
@@ -261,35 +254,34 @@ def test_tf_checkpoint_is_not_read_at_run_time(checkpoint):
     assert "\n" not in str(err.value)
 
 
-def test_convert_refuses_the_mspfn_checkpoint_as_another_model(checkpoint, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "rainstream.cli.main", "convert", str(checkpoint), "--model",
-                           "nerd_rain_s", "-o", str(tmp_path / "x.safetensors")], capture_output=True, text=True)
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode != 0 and len(lines) == 1
+def test_convert_refuses_the_mspfn_checkpoint_as_another_model(checkpoint, tmp_path, capsys):
+    code, err = run_cli(capsys, "convert", checkpoint, "--model", "nerd_rain_s", "-o", tmp_path / "x.safetensors")
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1
     assert "is a MSPFN (CVPR 2020) checkpoint, not NeRD-Rain" in lines[0]
 
 
-def test_convert_cli_refuses_a_tf_checkpoint_of_another_network(tmp_path):
+def test_convert_cli_refuses_a_tf_checkpoint_of_another_network(tmp_path, capsys):
     prefix = write_bundle(tmp_path / "other" / "model.ckpt", {
         "model/URAB1/weight": np.zeros((3, 3, 3, 8), np.float32), "model/URAB1/alpha": np.zeros(8, np.float32),
         "model/URAB1/weight/Adam": np.zeros((3, 3, 3, 8), np.float32), "global_step": np.array(5, np.int64)})
-    done = _convert(prefix, tmp_path / "x.safetensors")
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
+    code, err = run_cli(capsys, "convert", prefix, "-o", tmp_path / "x.safetensors")
+    assert code != 0 and "Traceback" not in err
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:")
     assert "not a checkpoint of a known architecture" in lines[0] and "model/URAB1/" in lines[0]
     assert "Adam" not in lines[0] and "global_step" not in lines[0]  # optimiser state is not the network
     assert not (tmp_path / "x.safetensors").exists()
 
 
-def test_convert_cli_names_what_an_incomplete_mspfn_checkpoint_lacks(tmp_path):
+def test_convert_cli_names_what_an_incomplete_mspfn_checkpoint_lacks(tmp_path, capsys):
     model = MSPFN(VARIANTS["mspfn_tiny"])
     variables = tf_variables(model.state_dict(), to_official)
     variables.pop("generator/BCM2_1/group_2_RCAB1/conv2d_2/alpha")
     variables["generator/BCM2_1/up_2/weight/Adam"] = np.zeros(3, np.float32)  # ignored
-    done = _convert(write_bundle(tmp_path / "ck", variables), tmp_path / "x.safetensors")
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode != 0 and len(lines) == 1
+    code, err = run_cli(capsys, "convert", write_bundle(tmp_path / "ck", variables), "-o", tmp_path / "x.safetensors")
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1
     assert "1 missing keys: generator/BCM2_1/group_2_RCAB1/conv2d_2/alpha" in lines[0]
     assert not (tmp_path / "x.safetensors").exists()
 
