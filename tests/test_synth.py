@@ -290,6 +290,19 @@ def test_random_mix_draws_every_style_and_every_storage():
     assert any(s.blend == "darken" for s in drawn) and any(s.drops > 0 for s in drawn)
 
 
+def test_a_weighted_mix_draws_its_styles_by_weight_and_bad_mixes_are_one_line():
+    from rainstream.synth.styles import rain_sampler
+
+    sampler = rain_sampler("storm:3,dark:1,classic:0")
+    drawn = [sampler(np.random.default_rng([4, i])).style for i in range(400)]
+    assert set(drawn) == {"storm", "dark"} and 250 < drawn.count("storm") < 350
+    assert sampler(np.random.default_rng(9)) == sampler(np.random.default_rng(9))
+    for bad, says in (("storm:2,drizzle:1", "unknown rain"), ("storm:x", "not a number"),
+                      ("storm:-1", ">= 0"), ("storm:0,dark:0", "above 0")):
+        with pytest.raises(RainstreamError, match=says):
+            rain_sampler(bad)
+
+
 def test_dark_streaks_darken_a_bright_sky():
     sky = np.full((96, 96, 3), 0.85, np.float32)
     rainy = render_rain(sky, np.random.default_rng(2), RainSettings(blend="darken", density=4.0, brightness=0.5))

@@ -18,7 +18,8 @@ EXAMPLES = """examples:
 
 --data is a folder with input/ + target/ (or rain/ + gt/) sub-folders, or an SPA-Data list file
 of "rainy clean" lines. --photos renders rain over --crops crops of every photo (--rain: random,
-a style, a preset or a YAML file of rain settings; the same --seed gives the same pairs).
+a style, a weighted mix of styles such as storm:2,dark:1, a preset or a YAML file of rain settings;
+the same --seed gives the same pairs).
 Scores use the Y channel of BT.601 YCbCr (MATLAB rgb2ycbcr) and SSIM with an 11x11 Gaussian window
 (sigma 1.5), as the deraining papers report them. "rain-free" is the model's output on the clean
 image scored against itself (does it leave detail alone?); PSNR is capped at 100 dB (identical).
@@ -40,7 +41,8 @@ def register(subparsers) -> None:
     p.add_argument("--root", metavar="DIR", help="folder the list file's paths are relative to")
     g = p.add_argument_group("rendered pairs (--photos)")
     g.add_argument("--rain", default="random", metavar="KIND",
-                   help="random (default: every style mixed), a style, a preset, or a settings .yaml")
+                   help="random (default: every style mixed), a style, a mix (storm:2,dark:1), a preset, "
+                        "or a settings .yaml")
     g.add_argument("--crops", type=int, default=2, metavar="N", help="crops per photo (default 2)")
     g.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
     g.add_argument("--seed", type=int, default=0, help="seed of the crops and the rain (default 0)")

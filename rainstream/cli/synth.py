@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     pairs.add_argument("--haze", action="store_true", help="add a haze veil (0.1-0.4) to every pair")
     pairs.add_argument("--rain", default="random", metavar="KIND",
                        help="rain: random (default: a mix of every style and of JPEG/H.264 storage), a style "
-                            "name, a preset (light, medium, heavy), or a YAML file of RainSettings fields")
+                            "name, a weighted mix of styles (storm:2,dark:1), a preset (light, medium, heavy), or a "
+                            "YAML file of RainSettings fields")
     pairs.add_argument("--only", metavar="LIST", help="use only the photos named in this file (one per line)")
     pairs.add_argument("--exclude", metavar="LIST", help="leave out the photos named in this file")
     pairs.set_defaults(func=run_pairs)

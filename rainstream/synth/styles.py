@@ -89,24 +89,50 @@ def sample_compression(rng: np.random.Generator, settings: RainSettings) -> Rain
     return replace(settings, compression="none")
 
 
-def sample_rain(rng: np.random.Generator, style: str | None = None) -> RainSettings:
-    """One rain condition of ``style`` (None: a style drawn by ``STYLE_WEIGHTS``), then its storage."""
+def sample_rain(rng: np.random.Generator, style: str | None = None,
+                weights: dict[str, float] | None = None) -> RainSettings:
+    """One rain condition of ``style`` (None: a style drawn by ``weights``, default ``STYLE_WEIGHTS``),
+    then its storage."""
     if style is None:
-        names = list(STYLE_WEIGHTS)
-        weights = np.array([STYLE_WEIGHTS[n] for n in names])
-        style = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+        odds = weights or STYLE_WEIGHTS
+        names = list(odds)
+        p = np.array([odds[n] for n in names], dtype=float)
+        style = names[int(rng.choice(len(names), p=p / p.sum()))]
     return replace(sample_compression(rng, STYLES[style](rng)), style=style)
 
 
 KINDS = ("random", *STYLES, *PRESETS)
 
 
+def parse_style_mix(kind: str) -> dict[str, float]:
+    """``storm:2,dark:1`` -> {storm: 2.0, dark: 1.0}: a mix of styles by relative weight, so a training
+    stage or a held-out set can lean on the styles a model still misses."""
+    weights: dict[str, float] = {}
+    for part in kind.split(","):
+        name, sep, value = part.strip().partition(":")
+        if not sep or name not in STYLES:
+            raise RainstreamError(f"unknown rain {kind!r}: a mix is style:weight pairs of {', '.join(STYLES)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise RainstreamError(f"rain mix {kind!r}: weight of {name} is not a number: {value!r}") from None
+        if not np.isfinite(weights[name]) or weights[name] < 0:
+            raise RainstreamError(f"rain mix {kind!r}: weight of {name} must be a number >= 0")
+    if sum(weights.values()) <= 0:
+        raise RainstreamError(f"rain mix {kind!r}: at least one weight must be above 0")
+    return weights
+
+
 def rain_sampler(kind: str) -> Callable[[np.random.Generator], RainSettings]:
-    """What ``--rain KIND`` means: ``random`` (the mix), a style, a fixed preset, or a YAML settings file."""
+    """What ``--rain KIND`` means: ``random`` (the mix), a style, a weighted mix of styles
+    (``storm:2,dark:1,classic:1``), a fixed preset, or a YAML settings file."""
     if kind == "random":
         return sample_rain
     if kind in STYLES:
         return lambda rng: sample_rain(rng, kind)
+    if ":" in kind and Path(kind).suffix.lower() not in (".yaml", ".yml"):
+        mix = parse_style_mix(kind)
+        return lambda rng: sample_rain(rng, weights=mix)
     if kind in PRESETS:
         fixed = replace(PRESETS[kind], style=kind)
         return lambda rng: fixed
@@ -116,7 +142,8 @@ def rain_sampler(kind: str) -> Callable[[np.random.Generator], RainSettings]:
         if not settings.style:
             settings = replace(settings, style=path.stem)
         return lambda rng: settings
-    raise RainstreamError(f"unknown rain {kind!r}: use one of {', '.join(KINDS)} or a .yaml settings file")
+    raise RainstreamError(f"unknown rain {kind!r}: use one of {', '.join(KINDS)}, a mix such as "
+                         f"storm:2,dark:1, or a .yaml settings file")
 
 
 def load_settings_file(path: Path) -> RainSettings:
