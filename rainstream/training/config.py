@@ -33,8 +33,7 @@ class DataConfig:
     leave rain-free texture alone instead of smoothing every frame.
     ``rain`` (synthetic only): the rain drawn per item, as ``--rain`` takes it (``random``: every style
     mixed, with JPEG/H.264 storage; a style; a weighted mix of styles, ``storm:2,dark:1``; a preset;
-    a YAML settings file). ``haze``: probability
-    of an extra veil on a rainy item.
+    a YAML settings file). ``haze``: probability of an extra veil on a rainy item.
     ``exclude`` (synthetic only): a file naming photos of ``train`` to keep out (held-out photos).
     ``batch_size`` is per process: the global batch is batch_size x number of processes.
     """
