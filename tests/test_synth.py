@@ -298,7 +298,7 @@ def test_a_weighted_mix_draws_its_styles_by_weight_and_bad_mixes_are_one_line():
     assert set(drawn) == {"storm", "dark"} and 250 < drawn.count("storm") < 350
     assert sampler(np.random.default_rng(9)) == sampler(np.random.default_rng(9))
     for bad, says in (("storm:2,drizzle:1", "unknown rain"), ("storm:x", "not a number"),
-                      ("storm:-1", ">= 0"), ("storm:0,dark:0", "above 0")):
+                      ("storm:-1", ">= 0"), ("storm:0,dark:0", "above 0"), ("storm:1,storm:2", "twice")):
         with pytest.raises(RainstreamError, match=says):
             rain_sampler(bad)
 

@@ -112,6 +112,8 @@ def parse_style_mix(kind: str) -> dict[str, float]:
         name, sep, value = part.strip().partition(":")
         if not sep or name not in STYLES:
             raise RainstreamError(f"unknown rain {kind!r}: a mix is style:weight pairs of {', '.join(STYLES)}")
+        if name in weights:
+            raise RainstreamError(f"rain mix {kind!r}: {name} is named twice")
         try:
             weights[name] = float(value)
         except ValueError:
